@@ -1,0 +1,129 @@
+"""The terminal adapter: the whole bot on standard input and output, with no chat platform.
+
+Lines starting with `/` are commands; `/as <handle>` switches who is speaking; any other line is
+a reply in the open call-for-updates thread. A line ending in a backslash continues on the next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import itertools
+import re
+import sys
+from typing import TextIO
+
+from chatbot.events import TERMINAL, Actor, Answer, CommandCall, Delivered, Event, Place, Post, Reply
+
+_HANDLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_MENTION = re.compile(r"(?<![\w<@])@(?!(?:channel|here|everyone)\b)([A-Za-z0-9][A-Za-z0-9_.-]*)")
+_TIME = re.compile(r"<time:\d+\|([^>]*)>")
+
+
+def render(text: str) -> str:
+    """Neutral Markdown for a terminal: times in the series' own zone."""
+    return _TIME.sub(r"\1", text)
+
+
+class TerminalDelivery:
+    """Posts go to standard output, with a made-up message id so threads work as elsewhere."""
+
+    def __init__(self, output: TextIO) -> None:
+        self.output = output
+        self._ids = itertools.count(1)
+
+    async def post(self, post: Post) -> Delivered:
+        message_id = post.edit_of or f"m{next(self._ids)}"
+        heading = "updated " if post.edit_of else ""
+        where = f" (thread {post.thread_of})" if post.thread_of else ""
+        print(f"--- {heading}{post.kind} in #{post.channel}{where} ---", file=self.output)
+        print(render(post.text), file=self.output)
+        if post.attachment is not None:
+            print(f"--- attached {post.attachment.filename} ---", file=self.output)
+            print(post.attachment.content, end="", file=self.output)
+        print("---", file=self.output, flush=True)
+        return Delivered(message_id)
+
+
+class TerminalAdapter:
+    platform = TERMINAL
+
+    def __init__(self, runtime, *, series_id: str | None = None, speaker: str | None = None,
+                 input: TextIO | None = None, output: TextIO | None = None) -> None:
+        self.runtime = runtime
+        self.engine = runtime.engine
+        self.series_id = series_id or runtime.config.series[0].id
+        self.speaker = speaker or _default_handle()
+        self.input = input or sys.stdin
+        self.output = output or sys.stdout
+        self.delivery = TerminalDelivery(self.output)
+        self._lines = itertools.count(1)
+
+    def say(self, text: str, ok: bool = True) -> None:
+        print(render(text) if ok else f"✗ {render(text)}", file=self.output, flush=True)
+
+    def to_event(self, line: str) -> Event | Answer | None:
+        """A typed line as an event, or the answer to a terminal-only command."""
+        line = line.strip()
+        if not line:
+            return None
+        actor = Actor(TERMINAL, self.speaker, self.speaker)
+        place = Place(TERMINAL, self.series_id)
+        if line.startswith("/"):
+            word, _, rest = line[1:].partition(" ")
+            if word == "as":
+                handle = rest.strip().lstrip("@")
+                if not _HANDLE.fullmatch(handle):
+                    return Answer("Write `/as <handle>`, like `/as minrk` (letters, digits, . _ -).",
+                                  ok=False)
+                self.speaker = handle
+                return Answer(f"Now speaking as {handle}.")
+            return CommandCall(actor, place, word, _MENTION.sub(r"<@\1>", rest))
+        thread = self.engine.open_thread(self.series_id, TERMINAL)
+        if thread is None:
+            return Answer("No call for updates is open, so this line was not saved. "
+                          "`/meeting remind` opens one; `/update <text>` works any time.", ok=False)
+        return Reply(actor, Place(TERMINAL, self.series_id, thread), f"line{next(self._lines)}", line)
+
+    async def handle_line(self, line: str) -> None:
+        event = self.to_event(line)
+        if event is None:
+            return
+        answers = [event] if isinstance(event, Answer) else await asyncio.to_thread(self.engine.handle, event)
+        for answer in answers:
+            self.say(answer.text, answer.ok)
+        await self.runtime.dispatcher.deliver_due()
+
+    async def run(self) -> None:
+        interactive = self.input.isatty()
+        if interactive:
+            self.say(f"Meeting bot for {self.series_id}, speaking as {self.speaker}. "
+                     "`/meeting help` lists the commands; Ctrl-D quits.")
+        pending = ""
+        while True:
+            line = await asyncio.to_thread(self.input.readline)
+            if not line:
+                break
+            line = line.rstrip("\n")
+            if line.endswith("\\"):
+                pending += line[:-1] + "\n"
+                continue
+            await self.handle_line(pending + line)
+            pending = ""
+        if pending:
+            await self.handle_line(pending)
+
+    async def close(self) -> None:
+        return None
+
+
+def _default_handle() -> str:
+    try:
+        name = getpass.getuser()
+    except Exception:  # no user name in some containers
+        name = "me"
+    return name if _HANDLE.fullmatch(name) else "me"
+
+
+def create(runtime, **options) -> TerminalAdapter:
+    return TerminalAdapter(runtime, **options)

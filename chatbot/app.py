@@ -1,0 +1,108 @@
+"""The composition root: settings, database, engine, outbox and adapters built in one place.
+
+Adapters are found through the `chatbot.adapters` entry points, so the core never imports one.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy import Engine
+
+from chatbot import store
+from chatbot.engine import MeetingEngine, utcnow
+from chatbot.outbox import Delivery, Dispatcher
+from chatbot.series import Config, example_config, load_config
+from chatbot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Adapter(Protocol):
+    """A running platform connection: it feeds events to the engine and delivers posts."""
+
+    platform: str
+    delivery: Delivery
+
+    async def run(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    config: Config
+    db: Engine
+    engine: MeetingEngine
+    dispatcher: Dispatcher
+    clock: Callable[[], datetime]
+    using_example: bool = False
+
+
+def load_series(path: Path) -> tuple[Config, bool]:
+    """The configured series, or the built-in example when the file does not exist."""
+    if not Path(path).exists():
+        return example_config(), True
+    return load_config(Path(path)), False
+
+
+def build_runtime(settings: Settings, platforms: list[str], *,
+                  clock: Callable[[], datetime] = utcnow, config: Config | None = None) -> Runtime:
+    using_example = False
+    if config is None:
+        config, using_example = load_series(settings.config_path)
+    db = store.create_db_engine(settings.database_url)
+    store.upgrade(db)
+    engine = MeetingEngine(db, config, platforms=platforms, clock=clock,
+                           archive_dir=settings.archive_dir)
+    dispatcher = Dispatcher(engine, {}, clock=clock)
+    return Runtime(settings, config, db, engine, dispatcher, clock, using_example)
+
+
+def adapter_factory(name: str):
+    """The `create(runtime)` function an adapter package registers under `chatbot.adapters`."""
+    found = entry_points(group="chatbot.adapters", name=name)
+    if not found:
+        raise LookupError(f"no adapter named {name!r} is installed")
+    return next(iter(found)).load()
+
+
+def platforms_for(settings: Settings) -> list[str]:
+    platforms = []
+    if settings.slack_enabled:
+        platforms.append("slack")
+    if settings.discord_enabled:
+        platforms.append("discord")
+    return platforms or ["terminal"]
+
+
+_SECRET = re.compile(r"\b(xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+|[MN][A-Za-z\d_-]{23,}\.[\w-]{6}\.[\w-]{27,})")
+
+
+class RedactSecrets(logging.Filter):
+    """Tokens never reach the logs, whatever a library prints."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if _SECRET.search(message):
+            record.msg, record.args = _SECRET.sub("[redacted]", message), ()
+        return True
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.addFilter(RedactSecrets())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))

@@ -1,0 +1,204 @@
+"""The `chatbot` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from chatbot import app as composition
+from chatbot import archive as notes_archive
+from chatbot import store
+from chatbot.series import ConfigError, to_ics
+from chatbot.settings import SettingsError, load_settings
+
+cli = typer.Typer(help="A meeting bot for open-source community calls.", no_args_is_help=True,
+                  add_completion=False, pretty_exceptions_enable=False)
+db_cli = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+
+ConfigOption = Annotated[Optional[Path], typer.Option("--config", help="meetings TOML file "
+                                                      "(default: $CHATBOT_CONFIG or meetings.toml)")]
+
+
+def fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def settings_or_exit(config: Path | None = None, **overrides):
+    if config is not None:
+        overrides["config_path"] = config
+    try:
+        return load_settings(**overrides)
+    except SettingsError as error:
+        fail(str(error))
+
+
+def runtime_or_exit(settings, platforms, **options):
+    try:
+        runtime = composition.build_runtime(settings, platforms, **options)
+    except ConfigError as error:
+        fail(str(error))
+    except OSError as error:
+        fail(f"cannot read {settings.config_path}: {error.strerror}")
+    if runtime.using_example:
+        typer.echo(f"No {settings.config_path} found: using the built-in example series "
+                   f"{runtime.config.series[0].id!r}.", err=True)
+    return runtime
+
+
+def series_or_exit(runtime, series_id: str):
+    try:
+        return runtime.config.get(series_id)
+    except KeyError as error:
+        fail(error.args[0])
+
+
+def parse_day(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(f"--date {value!r} is not a date; write it as YYYY-MM-DD")
+
+
+@cli.command()
+def run(config: ConfigOption = None,
+        series: Annotated[Optional[str], typer.Option(help="terminal: the series to act on")] = None,
+        speaker: Annotated[Optional[str], typer.Option("--as", help="terminal: who is speaking")] = None):
+    """Run the bot: Slack and Discord where their credentials are set, else the terminal."""
+    settings = settings_or_exit(config)
+    composition.configure_logging(settings.log_level)
+    platforms = composition.platforms_for(settings)
+    runtime = runtime_or_exit(settings, platforms)
+    if series is not None:
+        series_or_exit(runtime, series)
+    options = {"series_id": series, "speaker": speaker} if platforms == ["terminal"] else {}
+    asyncio.run(_run(runtime, platforms, options))
+
+
+async def _run(runtime, platforms, options) -> None:
+    adapters = [composition.adapter_factory(p)(runtime, **options) for p in platforms]
+    runtime.dispatcher.deliveries.update({a.platform: a.delivery for a in adapters})
+    try:
+        await asyncio.gather(*(a.run() for a in adapters))
+    finally:
+        for adapter in adapters:
+            await adapter.close()
+
+
+DEMO_SCRIPT = """\
+/as sgibson91
+/meeting profile Sarah Gibson / 2i2c / @sgibson91
+/meeting here
+/meeting chair @sgibson91
+/meeting notetaker @manics
+/meeting remind
+I will be officially starting as JupyterHub Community Strategic Lead from August 1.
+/as manics
+/meeting profile Simon Li / University of Dundee / @manics
+/meeting here
+Z2JH 2.0.0-beta.1 almost (hopefully) ready https://github.com/jupyterhub/zero-to-jupyterhub-k8s/pull/2528/
+/as callum
+apologies, cannot attend today. My update is that I am going to redeploy Turing's binder.
+/as consideratio
+/celebrate mybinder.org-deploy updated with modern versions of prometheus, grafana, cert-manager
+/as minrk
+/meeting profile Min RK / Simula / @minrk
+/meeting here
+/agenda add (~5min) JupyterHub 3.0 https://github.com/jupyterhub/jupyterhub/issues/3982
+/as rpwagner
+/agenda add (10 minutes) JupyterHub for workshops setup (optional)
+/agenda list
+/as sgibson91
+/meeting start
+/as manics
+/agenda note 1 Ready to make a release, fairly small but a major release (3.0.0)
+/meeting action @minrk Add changelog entries when opening breaking PRs
+/as sgibson91
+/meeting end
+"""
+
+
+@cli.command()
+def demo():
+    """Run a scripted meeting end to end in memory and print the notes."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        settings = settings_or_exit(database_url=f"sqlite:///{folder}/demo.db",
+                                    archive_dir=Path(folder) / "archive",
+                                    config_path=Path(folder) / "none.toml")
+        runtime = runtime_or_exit(settings, ["terminal"])
+        adapter = composition.adapter_factory("terminal")(
+            runtime, input=io.StringIO(DEMO_SCRIPT), output=sys.stdout)
+        runtime.dispatcher.deliveries["terminal"] = adapter.delivery
+        asyncio.run(adapter.run())
+
+
+@cli.command()
+def notes(series: str, config: ConfigOption = None,
+          day: Annotated[Optional[str], typer.Option("--date", help="YYYY-MM-DD (default: next)")] = None):
+    """Print a meeting's compiled notes."""
+    runtime = runtime_or_exit(settings_or_exit(config), ["terminal"])
+    series_or_exit(runtime, series)
+    try:
+        typer.echo(runtime.engine.notes(series, parse_day(day))[1], nl=False)
+    except Exception as error:  # a Refusal: no such meeting
+        fail(str(error))
+
+
+@cli.command("archive")
+def archive_command(series: str, config: ConfigOption = None,
+                    directory: Annotated[Path, typer.Option("--dir")] = Path("docs/meetings"),
+                    day: Annotated[Optional[str], typer.Option("--date")] = None):
+    """Write a meeting's notes to DIR/SERIES/YYYY-MM-DD.md and refresh DIR/SERIES/index.md."""
+    runtime = runtime_or_exit(settings_or_exit(config), ["terminal"])
+    series_or_exit(runtime, series)
+    try:
+        meeting_day, text = runtime.engine.notes(series, parse_day(day))
+    except Exception as error:  # a Refusal: no such meeting
+        fail(str(error))
+    path = notes_archive.write(directory, series, meeting_day, text)
+    typer.echo(f"wrote {path}")
+
+
+@cli.command()
+def calendar(series: str, config: ConfigOption = None,
+             out: Annotated[Optional[Path], typer.Option("--out", help="file (default: stdout)")] = None):
+    """Write an ICS feed of the next 12 occurrences."""
+    settings = settings_or_exit(config)
+    try:
+        config_, _ = composition.load_series(settings.config_path)
+        chosen = config_.get(series)
+    except ConfigError as error:
+        fail(str(error))
+    except KeyError as error:
+        fail(error.args[0])
+    from datetime import timezone
+
+    feed = to_ics(chosen, chosen.occurrences(datetime.now(timezone.utc), 12))
+    if out is None:
+        sys.stdout.buffer.write(feed)
+    else:
+        out.write_bytes(feed)
+        typer.echo(f"wrote {out}")
+
+
+@db_cli.command()
+def upgrade():
+    """Apply the database migrations (also done at every start)."""
+    settings = settings_or_exit()
+    store.upgrade(store.create_db_engine(settings.database_url))
+    typer.echo("database is up to date")
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,236 @@
+"""The one command table and its grammar, shared by every adapter (terminal, Slack, Discord).
+
+The table is the help text, the Slack manifest's commands and the Discord command tree.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+
+MAX_TEXT = 4000
+
+
+class UsageError(ValueError):
+    """A command that cannot be read; the message says what was wrong and how to write it."""
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    kind: str  # "text", "int", "user", "profile"
+    required: bool = True
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Command:
+    group: str  # the slash command: agenda, update, apologies, celebrate, meeting
+    name: str  # the subcommand, "" for the group's own action
+    params: tuple[Param, ...]
+    usage: str
+    help: str
+    chair_only: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"{self.group} {self.name}".strip()
+
+
+def _c(group, name, usage, help, *params, chair_only=False) -> Command:
+    return Command(group, name, tuple(params), usage, help, chair_only)
+
+
+_TEXT = Param("text", "text", description="what to say")
+_NUMBER = Param("number", "int", description="the item's number in /agenda list")
+_USER = Param("user", "user", description="who")
+
+COMMANDS: tuple[Command, ...] = (
+    _c("agenda", "add", "/agenda add [for @user] <text>",
+       "Add an agenda item; put a time estimate like (~5min) anywhere in the text, "
+       "and (optional) or 'if there is time' for an item that can wait.",
+       Param("presenter", "user", required=False, description="who presents it (default: you)"),
+       _TEXT),
+    _c("agenda", "list", "/agenda list", "Show the agenda with its running total against the slot."),
+    _c("agenda", "remove", "/agenda remove N", "Remove item N (yours; the chair may remove any).",
+       _NUMBER),
+    _c("agenda", "move", "/agenda move N M", "Move item N to place M.",
+       _NUMBER, Param("to", "int", description="the new place")),
+    _c("agenda", "defer", "/agenda defer N", "Move item N to the next meeting.", _NUMBER),
+    _c("agenda", "note", "/agenda note N <text>",
+       "Add a note under item N; lines after the first are nested under it.", _NUMBER, _TEXT),
+    _c("update", "", "/update <text> | /update pass",
+       "Set or replace your 60-second update for the next meeting, or pass.", _TEXT),
+    _c("apologies", "", "/apologies [text]",
+       "You cannot attend; anything after it is your update.",
+       Param("text", "text", required=False, description="your update")),
+    _c("celebrate", "", "/celebrate <text>", "Add a report or celebration.", _TEXT),
+    _c("meeting", "", "/meeting",
+       "The next meeting: time in your zone, links, counts and how the agenda fits."),
+    _c("meeting", "help", "/meeting help", "List every command."),
+    _c("meeting", "here", "/meeting here", "Sign the roll call for the next meeting."),
+    _c("meeting", "profile", "/meeting profile <name> / <institution> / <github>",
+       "Set your roll-call line, e.g. /meeting profile Min RK / Simula / @minrk.",
+       Param("profile", "profile", description="name / institution / github")),
+    _c("meeting", "chair", "/meeting chair @user", "Set the chair of the next meeting.", _USER),
+    _c("meeting", "notetaker", "/meeting notetaker @user",
+       "Set the notetaker of the next meeting.", _USER),
+    _c("meeting", "remind", "/meeting remind",
+       "Post the call for updates now: replies in its thread are quick updates."),
+    _c("meeting", "compile", "/meeting compile", "Compile the notes and post the digest now."),
+    _c("meeting", "start", "/meeting start",
+       "Start the live meeting: each agenda item is posted, replies under it are its notes.",
+       chair_only=True),
+    _c("meeting", "end", "/meeting end",
+       "End the meeting: compile, archive and carry unfinished items over.", chair_only=True),
+    _c("meeting", "action", "/meeting action @user <text>", "Record an action item.",
+       _USER, _TEXT),
+    _c("meeting", "skip", "/meeting skip", "Skip the next meeting (a short notice is posted).",
+       chair_only=True),
+    _c("meeting", "cancel", "/meeting cancel", "Cancel the next meeting (a short notice is posted).",
+       chair_only=True),
+)
+
+GROUPS: tuple[str, ...] = tuple(dict.fromkeys(c.group for c in COMMANDS))
+
+
+def lookup(group: str, name: str) -> Command | None:
+    return next((c for c in COMMANDS if c.group == group and c.name == name), None)
+
+
+def help_text() -> str:
+    return "\n".join(f"`{c.usage}` {c.help}" for c in COMMANDS)
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    institution: str = ""
+    github: str = ""
+
+
+@dataclass(frozen=True)
+class Invocation:
+    command: Command
+    args: dict = field(default_factory=dict)
+
+
+_MENTION = re.compile(r"<@([A-Za-z0-9_.\-]+)(?:\|[^>]*)?>")
+_GITHUB = re.compile(r"^@?([A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38})$")
+_EMAIL = re.compile(r"[^\s@<>]+@[^\s@<>]+\.[A-Za-z]{2,}")
+_INT = re.compile(r"#?(-?\d+)")
+
+
+def parse(group: str, text: str) -> Invocation:
+    """Read `/<group> <text>` against the table; UsageError says what was wrong and the right form."""
+    group = group.strip().lstrip("/").lower()
+    if group not in GROUPS:
+        raise UsageError(
+            f"Unknown command /{group}. {_suggest(group, GROUPS, '/')}"
+            f"The commands are {', '.join('/' + g for g in GROUPS)}."
+        )
+    text = text.strip()
+    subcommands = [c.name for c in COMMANDS if c.group == group and c.name]
+    word, _, rest = text.partition(" ")
+    command = lookup(group, word.lower()) if word and subcommands else None
+    if command is None:
+        command = lookup(group, "")
+        rest = text
+        if command is None:
+            if not word:
+                command = lookup(group, "list")  # "/agenda" alone shows the agenda
+            else:
+                raise UsageError(
+                    f"Unknown subcommand {word!r} for /{group}. {_suggest(word, subcommands, '')}"
+                    + "Use one of: " + ", ".join(f"`{c.usage}`" for c in COMMANDS if c.group == group)
+                )
+        elif rest and not command.params:
+            # `/meeting foo` where `/meeting` itself takes nothing: foo is a wrong subcommand.
+            raise UsageError(
+                f"Unknown subcommand {word!r} for /{group}. {_suggest(word, subcommands, '')}"
+                + "Use one of: " + ", ".join(f"`{c.usage}`" for c in COMMANDS if c.group == group)
+            )
+    return Invocation(command, _bind(command, rest.strip()))
+
+
+def _suggest(word: str, options, prefix: str) -> str:
+    close = difflib.get_close_matches(word.lower(), list(options), n=1)
+    return f"Did you mean {prefix}{close[0]}? " if close else ""
+
+
+def _bind(command: Command, rest: str) -> dict:
+    args: dict = {}
+    usage = f"Write it as `{command.usage}`."
+    for param in command.params:
+        if param.kind == "int":
+            word, _, rest = rest.partition(" ")
+            match = _INT.fullmatch(word)
+            if not match:
+                what = f"{word!r} is not a number" if word else f"the {param.name} is missing"
+                raise UsageError(f"{what.capitalize()}. {usage}")
+            args[param.name] = int(match.group(1))
+        elif param.kind == "user":
+            if param.required:
+                match = _MENTION.match(rest)
+                if not match:
+                    raise UsageError(f"Name the person with an @mention. {usage}")
+                args[param.name] = match.group(1)
+                rest = rest[match.end():].lstrip()
+            else:
+                match = re.match(r"for\s+" + _MENTION.pattern + r"\s*", rest, re.IGNORECASE)
+                args[param.name] = match.group(1) if match else None
+                if match:
+                    rest = rest[match.end():]
+        elif param.kind == "text":
+            args[param.name] = _text(rest, required=param.required, usage=usage)
+            rest = ""
+        elif param.kind == "profile":
+            args[param.name] = parse_profile(rest)
+            rest = ""
+    if rest.strip():
+        raise UsageError(f"Unexpected {rest.strip()[:40]!r} after the command. {usage}")
+    return args
+
+
+def _text(text: str, *, required: bool, usage: str) -> str:
+    text = text.strip()
+    if not text:
+        if required:
+            raise UsageError(f"The text is empty. {usage}")
+        return ""
+    if len(text) > MAX_TEXT:
+        raise UsageError(
+            f"That is {len(text):,} characters; the limit is {MAX_TEXT:,}. "
+            "Shorten it, or put the details in a linked document."
+        )
+    return text
+
+
+def check_text(text: str) -> str:
+    """The same checks for free text that arrives outside a command (thread replies)."""
+    return _text(text, required=True, usage="Write a few words, or `pass`.")
+
+
+def parse_profile(text: str) -> Profile:
+    form = "Write it as `/meeting profile Min RK / Simula / @minrk` (institution and GitHub optional)."
+    if _EMAIL.search(text):
+        raise UsageError(f"A profile never holds an email address; leave it out. {form}")
+    parts = [p.strip() for p in text.split("/")]
+    if not parts[0] or len(parts) > 3:
+        raise UsageError(f"Give a name, then optionally an institution and a GitHub handle, "
+                         f"separated by '/'. {form}")
+    if any(len(p) > 100 for p in parts):
+        raise UsageError(f"Each part of a profile is at most 100 characters. {form}")
+    github = parts[2] if len(parts) == 3 else ""
+    if github:
+        match = _GITHUB.match(github)
+        if not match:
+            raise UsageError(f"{github!r} is not a GitHub handle (letters, digits and single "
+                             f"dashes, up to 39). {form}")
+        github = match.group(1)
+    return Profile(name=parts[0], institution=parts[1] if len(parts) > 1 else "", github=github)
+
+
+def mentions(text: str) -> list[str]:
+    return _MENTION.findall(text)

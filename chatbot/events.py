@@ -1,0 +1,116 @@
+"""The core's vocabulary: normalised incoming events and outgoing messages, as frozen values.
+
+Adapters translate platform payloads into these and render these back; nothing platform-shaped
+crosses into the core. Mentions inside command text are written `<@user_id>`; times meant to be
+shown in each reader's zone are written `<time:UNIX|fallback>` and rendered by the adapter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+TERMINAL = "terminal"
+SLACK = "slack"
+DISCORD = "discord"
+PLATFORMS = (TERMINAL, SLACK, DISCORD)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Someone on a platform, as that platform names them."""
+
+    platform: str
+    user_id: str
+    name: str = ""  # the platform's display name, when the adapter knows it
+
+    @property
+    def key(self) -> str:
+        return f"{self.platform}:{self.user_id}"
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where an event happened: a channel, and the thread's root message when in a thread."""
+
+    platform: str
+    channel: str
+    thread: str | None = None
+
+
+@dataclass(frozen=True)
+class CommandCall:
+    """`/agenda add ...` and friends: the command word and the text after it."""
+
+    actor: Actor
+    place: Place
+    command: str
+    text: str
+    # Display names the adapter resolved for user ids mentioned in `text`.
+    users: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A message in a thread the bot opened."""
+
+    actor: Actor
+    place: Place
+    message_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ReplyEdited:
+    place: Place
+    message_id: str
+    text: str
+    actor: Actor | None = None
+
+
+@dataclass(frozen=True)
+class ReplyDeleted:
+    place: Place
+    message_id: str
+
+
+Event = CommandCall | Reply | ReplyEdited | ReplyDeleted
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the person who caused an event is told (ephemeral where the platform allows)."""
+
+    text: str
+    ok: bool = True
+    public: bool = False  # shown to the channel, not just the caller
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content: str
+
+
+@dataclass(frozen=True)
+class Post:
+    """A message the bot posts to a channel, from the outbox; `key` is stable across retries."""
+
+    key: str
+    kind: str
+    platform: str
+    channel: str
+    text: str
+    thread_of: str | None = None  # platform id of the message to reply under
+    opens_thread: str | None = None  # a thread title: people reply under this post
+    attachment: Attachment | None = None
+    edit_of: str | None = None  # platform id of an earlier post to replace in place
+    extra_ids: tuple[str, ...] = ()  # further message ids of an earlier post split in parts
+
+
+@dataclass(frozen=True)
+class Delivered:
+    message_id: str
+    extra_ids: tuple[str, ...] = ()  # when a long post went out as several messages
+
