@@ -200,5 +200,18 @@ def upgrade():
     typer.echo("database is up to date")
 
 
+def register_plugins() -> None:
+    """Adapters add their own commands (`chatbot discord-sync`) through `chatbot.cli` entry points."""
+    from importlib.metadata import entry_points
+
+    for plugin in entry_points(group="chatbot.cli"):
+        try:
+            register = plugin.load()
+        except ImportError:  # an adapter that is not built yet or lacks its dependencies
+            continue
+        register(cli)
+
+
 def main() -> None:
+    register_plugins()
     cli()

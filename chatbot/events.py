@@ -107,6 +107,7 @@ class Post:
     attachment: Attachment | None = None
     edit_of: str | None = None  # platform id of an earlier post to replace in place
     extra_ids: tuple[str, ...] = ()  # further message ids of an earlier post split in parts
+    maybe_sent: bool = False  # an earlier attempt may have posted it: look before posting again
 
 
 @dataclass(frozen=True)

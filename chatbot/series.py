@@ -645,10 +645,12 @@ class _ConfigReader:
         line = self.line(path)
         where = f"{self.source}:{line}" if line else self.source
         key = _key_name(path)
-        what = f"key {key!r}" if key else "the file"
-        label = self.label(path)
+        what = f"key {key!r}: " if key else ""
         return ConfigError(
-            f"{where}: {label}{what}: {message}", source=self.source, line=line, key=key or None
+            f"{where}: {self.label(path)}{what}{message}",
+            source=self.source,
+            line=line,
+            key=key or None,
         )
 
     def label(self, path: _KeyPath) -> str:
@@ -701,7 +703,7 @@ class _ConfigReader:
             if key not in table:
                 raise self.error(
                     (*path, key),
-                    f"the required key {key!r} is missing; every [[series]] needs "
+                    "this required key is missing; every [[series]] needs "
                     + ", ".join(_REQUIRED)
                     + ' (e.g. id = "hubs", schedule = "every 3rd tuesday", time = "17:00")',
                 )

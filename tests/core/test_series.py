@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import textwrap
 import zoneinfo
 from datetime import date, datetime, time, timedelta, timezone
@@ -106,7 +107,7 @@ def test_rrule_passthrough(text: str, rule: str) -> None:
     ],
 )
 def test_bad_schedules_explain_the_forms(text: str, says: str) -> None:
-    with pytest.raises(ValueError, match="") as caught:
+    with pytest.raises(ValueError) as caught:
         parse_schedule(text)
     assert says in str(caught.value)
 
@@ -127,9 +128,9 @@ def test_interval_rules_are_anchored_by_start_not_by_the_query() -> None:
     assert all((o.date - date(2026, 1, 8)).days % 14 == 0 for o in later)
     # Without a start, the phase is fixed too: the same dates whichever `after` is asked.
     plain = series("every 2 weeks on thursday")
-    a = {o.date for o in plain.occurrences(datetime(2026, 1, 1, tzinfo=UTC), 10)}
-    b = {o.date for o in plain.occurrences(datetime(2026, 1, 9, tzinfo=UTC), 10)}
-    assert sorted(a)[1:] == sorted(b)[:9] or sorted(a) == sorted(b)
+    ten = plain.occurrences(datetime(2026, 1, 1, tzinfo=UTC), 10)
+    assert plain.occurrences(ten[0].start, 9) == ten[1:]
+    assert plain.occurrences(datetime(2040, 1, 1, tzinfo=UTC), 1)[0].date == date(2040, 1, 12)
 
 
 def test_count_needs_a_start() -> None:
@@ -208,7 +209,7 @@ def test_alternate_rotation_is_by_calendar_month() -> None:
     assert s.slots[0] == Slot(time(17), "UTC")
 
 
-def test_alternate_can_reorder_nothing_and_results_stay_increasing() -> None:
+def test_alternate_zones_far_apart_still_give_increasing_starts() -> None:
     # Base at 23:30 in UTC-10, alternate early in UTC+14: month ends swap order for a daily rule.
     s = series(
         "every day",
@@ -219,6 +220,8 @@ def test_alternate_can_reorder_nothing_and_results_stay_increasing() -> None:
     occ = s.occurrences(datetime(2026, 1, 25, tzinfo=UTC), 20)
     starts = [o.start for o in occ]
     assert starts == sorted(set(starts)) and len(occ) == 20
+    dates = [o.date for o in occ]
+    assert dates.index(date(2026, 2, 1)) < dates.index(date(2026, 1, 31))
 
 
 def test_skip_compares_local_dates() -> None:
@@ -376,13 +379,10 @@ def config_error(text: str) -> ConfigError:
     return caught.value
 
 
-def line_of(text: str, needle: str, nth: int = 1) -> int:
-    seen = 0
+def line_of(text: str, needle: str) -> int:
     for number, line in enumerate(text.splitlines(), start=1):
         if needle in line:
-            seen += 1
-            if seen == nth:
-                return number
+            return number
     raise AssertionError(f"{needle!r} not in the text")
 
 
@@ -404,7 +404,7 @@ def line_of(text: str, needle: str, nth: int = 1) -> int:
             BASE + 'alternate = [\n  { time = "09:00", timezone = "Europe/London" },\n'
             '  { time = "10:00", zone = "Asia/Tokyo" },\n]\n',
             "alternate[1].zone",
-            "zone = ",
+            "zone = \"Asia",
             "did you mean 'timezone'",
         ),
         (
@@ -420,12 +420,19 @@ def line_of(text: str, needle: str, nth: int = 1) -> int:
             "colour = 'blue'",
             "known keys",
         ),
+        (
+            "# CRLF, quoted keys, spaced headers\r\n" + BASE.replace("\n", "\r\n")
+            + '[ series . slack ] # x\r\n\t"channel" = "C1"\r\n"chanel" = \'C2\'\r\n',
+            "slack.chanel",
+            '"chanel"',
+            "channel",
+        ),
         # missing and mistyped values
         (BASE.replace('time = "17:00"\n', ""), "time", "[[series]]", "required"),
-        (BASE + SECOND.replace('name = "Other"\n', ""), "name", "[[series]]", "required"),
+        (BASE + SECOND.replace('name = "Other"\n', ""), "name", 7, "required"),
         (BASE.replace('name = "Hubs"', "name = 5"), "name", "name =", "text in quotes"),
         (BASE.replace('id = "hubs"', 'id = "Hubs Team"'), "id", "id =", "lowercase letters, digits and dashes"),
-        (BASE + SECOND.replace('"other"', '"hubs"'), "id", 'id = "hubs"', "already used by the series on line 2"),
+        (BASE + SECOND.replace('"other"', '"hubs"'), "id", 8, "already used by the series on line 2"),
         (BASE + 'timezone = "Europe/Londn"\n', "timezone", "timezone", "did you mean 'Europe/London'"),
         (BASE + 'timezone = "america/los_angeles"\n', "timezone", "timezone", "'America/Los_Angeles'"),
         (BASE + "timezone = 1\n", "timezone", "timezone", "IANA"),
@@ -457,9 +464,9 @@ def line_of(text: str, needle: str, nth: int = 1) -> int:
         (BASE + "slack = 5\n", "slack", "slack", "[series.slack]"),
     ],
 )
-def test_config_errors_name_file_line_and_key(text: str, key: str, needle: str, says: str) -> None:
+def test_config_errors_name_file_line_and_key(text: str, key: str, needle: str | int, says: str) -> None:
     error = config_error(text)
-    line = line_of(text, needle, nth=2 if key == "name" and "required" in says else 1)
+    line = needle if isinstance(needle, int) else line_of(text, needle)
     message = str(error)
     assert (error.key, error.line, error.source) == (key, line, "meetings.toml")
     assert message.startswith(f"meetings.toml:{line}: ")
@@ -479,7 +486,7 @@ def test_config_errors_without_a_key() -> None:
 def test_load_config_names_the_path(tmp_path: Path) -> None:
     path = tmp_path / "meetings.toml"
     path.write_text(BASE + 'timezone = "Mars/Olympus"\n', encoding="utf-8")
-    with pytest.raises(ConfigError, match=rf"^{path}:6: "):
+    with pytest.raises(ConfigError, match="^" + re.escape(f"{path}:6: ")):
         load_config(path)
     with pytest.raises(FileNotFoundError):
         load_config(tmp_path / "missing.toml")

@@ -42,6 +42,7 @@ import dataclasses
 import datetime as _dt
 import hashlib
 import json
+import math
 import re
 import secrets
 import time
@@ -466,6 +467,7 @@ class FakeDiscord:
         self.resume_count = 0
         self._resume_target = 0
         self._sockets: set = set()
+        self._tasks: set = set()
 
         self._changed: asyncio.Event = asyncio.Event()
         self._runner: Optional[web.AppRunner] = None
@@ -528,6 +530,10 @@ class FakeDiscord:
         The caller must have redirected discord.py (see :meth:`redirect`). A failure while
         starting (bad token, closed gateway) is raised here instead of hanging.
         """
+        import discord.http
+
+        if discord.http.Route.BASE != self.api_base:
+            raise RuntimeError("discord.py is not redirected to the fake: use `with fake.redirect():`")
         task = asyncio.create_task(client.start(self.token), name="fake-discord-client")
         ready = asyncio.create_task(client.wait_until_ready())
         try:
@@ -813,7 +819,9 @@ class FakeDiscord:
         if not self._sessions:
             coro.close()
             return
-        asyncio.get_running_loop().create_task(coro)
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def dispatch(self, event: str, data: dict) -> int:
         """Send a DISPATCH (op 0) to every session; buffered while a session is disconnected.
@@ -1039,7 +1047,6 @@ class FakeDiscord:
 
         interaction_id = self.next_id()
         token = f"aW50ZXJhY3Rpb24.{secrets.token_urlsafe(40)}"
-        user = self._users[uid]
         payload = {
             "id": str(interaction_id),
             "application_id": str(self.application_id),
@@ -1064,7 +1071,6 @@ class FakeDiscord:
         record = _Interaction(interaction_id, token, gid, cid, uid, command_name, time.monotonic(), payload)
         self._interactions[interaction_id] = record
         self._interactions_by_token[token] = record
-        del user
         await self.dispatch("INTERACTION_CREATE", payload)
         return interaction_id
 
@@ -1492,8 +1498,7 @@ class FakeDiscord:
         response = self._maybe_rate_limit(request.method, path, route, request.match_info)
         if response is None:
             try:
-                if not route.startswith(("/webhooks/", "/interactions/")) and resource is not None \
-                        and getattr(route_info, "handler", None) is not self._unhandled:
+                if not route.startswith(("/webhooks/", "/interactions/")):
                     if request.headers.get("Authorization") != f"Bot {self.token}":
                         raise ApiError(401, 0, "401: Unauthorized")
                 response = await handler(request)
@@ -1519,7 +1524,7 @@ class FakeDiscord:
                 self.rate_limit_hits += 1
                 retry = rule.retry_after
                 headers = {
-                    "Retry-After": str(max(1, int(-(-retry // 1)))) if retry >= 1 else f"{retry:.3f}",
+                    "Retry-After": str(math.ceil(retry)),  # whole seconds, as Discord sends it
                     "Via": "1.1 google",
                     "X-RateLimit-Scope": "global" if rule.global_ else "user",
                 }
