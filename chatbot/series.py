@@ -538,7 +538,9 @@ def _english_rrule(text: str) -> str:
         unit = "MONTHLY"
         if monthday or not (days or weekdays):
             if days or weekdays:
-                raise ValueError(f"{text!r} mixes days of the month with weekdays; write {SCHEDULE_FORMS}")
+                raise ValueError(
+                    f"{text!r} mixes days of the month with weekdays; write {SCHEDULE_FORMS}"
+                )
             bad = [n for n in ordinals if not (1 <= n <= 31 or n in (-1, -2))]
             if bad:
                 raise ValueError(f"{text!r}: a month has days 1 to 31, not {bad[0]}")
@@ -659,7 +661,9 @@ class _ConfigReader:
             return f"[[series]] {sid!r}, " if sid else f"[[series]] #{path[1] + 1}, "
         return ""
 
-    def unknown_keys(self, table: dict[str, Any], known: Sequence[str], path: _KeyPath, what: str) -> None:
+    def unknown_keys(
+        self, table: dict[str, Any], known: Sequence[str], path: _KeyPath, what: str
+    ) -> None:
         for key in table:
             if key not in known:
                 close = difflib.get_close_matches(key, known, n=1)
@@ -865,7 +869,9 @@ class _ConfigReader:
     def skip(self, table: dict[str, Any], path: _KeyPath, series: Series) -> frozenset[dt.date]:
         value = table.get("skip", [])
         if not isinstance(value, list):
-            raise self.error((*path, "skip"), f'expected a list of dates like ["2026-12-15"], got {value!r}')
+            raise self.error(
+                (*path, "skip"), f'expected a list of dates like ["2026-12-15"], got {value!r}'
+            )
         days = set()
         for i, item in enumerate(value):
             day = self.date(item, (*path, "skip", i))
@@ -884,7 +890,8 @@ class _ConfigReader:
         value = table.get("admins", [])
         if not isinstance(value, list):
             raise self.error(
-                (*path, "admins"), f'expected a list like ["slack:U0123ABCD", "discord:1234"], got {value!r}'
+                (*path, "admins"),
+                f'expected a list like ["slack:U0123ABCD", "discord:1234"], got {value!r}'
             )
         for i, item in enumerate(value):
             if not isinstance(item, str) or not _ADMIN.fullmatch(item):
@@ -920,7 +927,9 @@ class _ConfigReader:
 
     def discord(self, value: Any, path: _KeyPath) -> DiscordTarget:
         if not isinstance(value, dict):
-            raise self.error(path, "expected a [series.discord] table with channel = 123456789012345678")
+            raise self.error(
+                path, "expected a [series.discord] table with channel = 123456789012345678"
+            )
         self.unknown_keys(value, _TARGET_KEYS, path, "[series.discord]")
         if "channel" not in value:
             raise self.error(
