@@ -11,6 +11,7 @@ import getpass
 import itertools
 import re
 import sys
+import uuid
 from typing import TextIO
 
 from chatbot.events import TERMINAL, Actor, Answer, CommandCall, Delivered, Event, Place, Post, Reply
@@ -57,6 +58,8 @@ class TerminalAdapter:
         self.input = input or sys.stdin
         self.output = output or sys.stdout
         self.delivery = TerminalDelivery(self.output)
+        # Reply ids must stay unique across sessions that share one database.
+        self._session = uuid.uuid4().hex[:8]
         self._lines = itertools.count(1)
 
     def say(self, text: str, ok: bool = True) -> None:
@@ -78,12 +81,14 @@ class TerminalAdapter:
                                   ok=False)
                 self.speaker = handle
                 return Answer(f"Now speaking as {handle}.")
+            if word == "meeting" and rest.split(" ", 1)[0] == "profile":
+                return CommandCall(actor, place, word, rest)  # "@handle" there is a GitHub handle
             return CommandCall(actor, place, word, _MENTION.sub(r"<@\1>", rest))
         thread = self.engine.open_thread(self.series_id, TERMINAL)
         if thread is None:
             return Answer("No call for updates is open, so this line was not saved. "
                           "`/meeting remind` opens one; `/update <text>` works any time.", ok=False)
-        return Reply(actor, Place(TERMINAL, self.series_id, thread), f"line{next(self._lines)}", line)
+        return Reply(actor, Place(TERMINAL, self.series_id, thread), f"{self._session}-{next(self._lines)}", line)
 
     async def handle_line(self, line: str) -> None:
         event = self.to_event(line)

@@ -10,7 +10,8 @@ _SPECIAL = re.compile(r"<!(channel|here|everyone)(?:\|[^>]*)?>|<!subteam\^[^>]*>
 _AT_ALL = re.compile(r"@(?=(channel|here|everyone)\b)", re.IGNORECASE)
 _BARE_URL = re.compile(r"(?<![<(\[\w])(https?://[^\s<>]*[^\s<>.,;:!?'\")\]])")
 _LINE_START = re.compile(r"^(\s*)(#{1,6}(?=\s|$)|>|[-+*=_](?=\s|$|[-=_*]{2,})|\d{1,9}[.)](?=\s|$)|`{3,}|~{3,}|\|)")
-_TAG = re.compile(r"<(?!https?://|mailto:)")
+# `<` opens raw HTML (and our own `<time:...>` marker) only before a letter, `/`, `!` or `?`.
+_TAG = re.compile(r"<(?=[A-Za-z/!?@#])(?!https?://|mailto:)")
 _BULLET = re.compile(r"^(\s*)(?:[-*+•]\s+)")
 
 

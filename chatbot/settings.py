@@ -15,7 +15,8 @@ def _env(name: str):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(frozen=True, extra="ignore", env_ignore_empty=True)
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", env_ignore_empty=True,
+                                      validate_by_name=True, validate_by_alias=True)
 
     config_path: Path = Field(Path("meetings.toml"), validation_alias=AliasChoices("CHATBOT_CONFIG"))
     database_url: str = Field("sqlite:///chatbot.db", validation_alias=AliasChoices("CHATBOT_DATABASE_URL"))
