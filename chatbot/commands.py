@@ -167,8 +167,8 @@ def _bind(command: Command, rest: str) -> dict:
             word, _, rest = rest.partition(" ")
             match = _INT.fullmatch(word)
             if not match:
-                what = f"{word!r} is not a number" if word else f"the {param.name} is missing"
-                raise UsageError(f"{what.capitalize()}. {usage}")
+                what = f"{word!r} is not a number" if word else f"A number is missing ({param.description})"
+                raise UsageError(f"{what}. {usage}")
             args[param.name] = int(match.group(1))
         elif param.kind == "user":
             if param.required:

@@ -540,6 +540,8 @@ class MeetingEngine:
                 text = commands.check_text(event.text)
             except UsageError as error:
                 return [Answer(f"Your reply was not saved: {error}", ok=False)]
+            if self._stored_reply(session, event.place.platform, event.message_id):
+                return []  # a duplicate delivery of a reply already kept
             meeting = session.get(Meeting, post.meeting_id)
             series = self.config.get(meeting.series_id)
             person = self.person(session, event.actor)
@@ -564,6 +566,12 @@ class MeetingEngine:
                                  platform=event.place.platform, message_id=event.message_id))
                 return []
             return []
+
+    @staticmethod
+    def _stored_reply(session, platform: str, message_id: str) -> bool:
+        return any(session.exec(select(model.id).where(model.platform == platform,
+                                                       model.message_id == message_id)).first()
+                   for model in (Update, Note))
 
     def _reply_edited(self, event: ReplyEdited) -> list[Answer]:
         with session_scope(self.db) as session:
@@ -778,7 +786,12 @@ class MeetingEngine:
         carried = []
         noted = set(session.exec(select(Note.item_id).join(AgendaItem)
                                  .where(AgendaItem.meeting_id == meeting.id)))
-        leftovers = [i for i in self._open_items(session, meeting) if i.id not in noted]
+        leftovers = []
+        for item in self._open_items(session, meeting):
+            if item.id in noted:
+                item.status = "done"
+            else:
+                leftovers.append(item)
         if leftovers:
             target = self._following_meeting(session, series, meeting)
             for item in leftovers:
@@ -841,7 +854,11 @@ class MeetingEngine:
                                   .where(Attendance.meeting_id == mid).order_by(Attendance.id)).all()
         reports = session.exec(select(Report.person_id, Report.text)
                                .where(Report.meeting_id == mid).order_by(Report.id)).all()
-        items = self._open_items(session, meeting)
+        # Items the meeting had, including those it finished or did not reach (carried on).
+        items = list(session.exec(
+            select(AgendaItem).where(AgendaItem.meeting_id == mid,
+                                     AgendaItem.status.in_(("open", "done", "carried")))
+            .order_by(AgendaItem.position, AgendaItem.id)))
         item_ids = [i.id for i in items]
         notes = session.exec(select(Note.item_id, Note.author_id, Note.text)
                              .where(Note.item_id.in_(item_ids)).order_by(Note.id)).all() if items else []
@@ -940,7 +957,7 @@ class MeetingEngine:
             return Post(text=posts.digest_summary(series, occurrence, notes,
                                                   self._plan(series, self._open_items(session, meeting))),
                         attachment=posts.notes_attachment(series, occurrence, render(notes)),
-                        edit_of=row.message_id if row.needs_edit else None,
+                        edit_of=row.message_id,
                         extra_ids=tuple(row.extra_ids.split()), **common)
         if row.kind.startswith("agenda:"):
             item = session.get(AgendaItem, int(row.kind.split(":", 1)[1]))

@@ -1,0 +1,200 @@
+"""The meeting engine, driven through the terminal adapter the way a person would use it."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlmodel import select
+
+from chatbot.events import Actor, CommandCall, Place, Reply, ReplyDeleted, ReplyEdited
+from chatbot.models import AgendaItem, Outbox, Update
+from chatbot.store import session_scope
+
+URL = "https://github.com/jupyterhub/jupyterhub/issues/3982"
+MEETING = date(2022, 7, 19)
+
+
+def test_an_agenda_item_reaches_the_compiled_notes(bot):
+    out = bot.say("/as min", f"/agenda add (~5min) JupyterHub 3.0 {URL}", "/meeting compile")
+    agenda = out.split("## Agenda items", 1)[1]
+    assert f"- **min** (~5min) JupyterHub 3.0 <{URL}>" in agenda
+
+
+def test_a_profile_name_replaces_the_handle(bot):
+    bot.say("/as min", "/meeting profile Min RK / Simula / @minrk", "/meeting here",
+            f"/agenda add (~5min) JupyterHub 3.0 {URL}")
+    notes = bot.notes()
+    assert f"- **Min RK** (~5min) JupyterHub 3.0 <{URL}>" in notes
+    assert "- Min RK / Simula / @minrk" in notes
+
+
+def test_thread_replies_are_quick_updates(bot):
+    out = bot.say("/as sarah", "an update before any thread")
+    assert "No call for updates is open" in out
+    bot.say("/meeting remind", "first part", "second part", "/as erik", "pass",
+            "/as callum", "Apologies: travelling. Redeploying Turing's binder on Friday.")
+    notes = bot.notes()
+    updates = notes.split("## Quick updates", 1)[1].split("## Reports", 1)[0]
+    lines = [line for line in updates.splitlines() if line.lstrip().startswith("- ")]
+    assert lines == [
+        "- **callum** apologies, travelling. Redeploying Turing's binder on Friday.",
+        "- **sarah** first part",
+        "    - second part",
+        "- **erik** pass",
+    ]
+    assert "an update before any thread" not in notes
+
+
+def _reply_place(bot):
+    thread = bot.engine.open_thread("hubs", "terminal")
+    return Place("terminal", "hubs", thread)
+
+
+def test_edits_replace_and_deletions_remove_the_right_reply(bot):
+    bot.say("/meeting remind")
+    place, sarah = _reply_place(bot), Actor("terminal", "sarah", "sarah")
+    bot.engine.handle(Reply(sarah, place, "m-1", "first"))
+    bot.engine.handle(Reply(sarah, place, "m-2", "deleted later"))
+    bot.engine.handle(ReplyEdited(place, "m-1", "first, edited", sarah))
+    bot.engine.handle(ReplyDeleted(place, "m-2"))
+    assert bot.engine.handle(ReplyEdited(place, "never-seen", "ghost")) == []
+    assert bot.engine.handle(ReplyDeleted(place, "never-seen")) == []
+    notes = bot.notes()
+    assert "- **sarah** first, edited" in notes
+    assert "deleted later" not in notes and "ghost" not in notes
+
+
+def test_a_duplicate_delivery_of_a_reply_is_stored_once(bot):
+    bot.say("/meeting remind")
+    place, sarah = _reply_place(bot), Actor("terminal", "sarah", "sarah")
+    bot.engine.handle(Reply(sarah, place, "m-1", "only once"))
+    bot.engine.handle(Reply(sarah, place, "m-1", "only once"))
+    assert bot.notes().count("only once") == 1
+
+
+def test_bad_replies_are_answered_and_change_nothing(bot):
+    bot.say("/meeting remind")
+    place, sarah = _reply_place(bot), Actor("terminal", "sarah", "sarah")
+    bot.engine.handle(Reply(sarah, place, "m-1", "kept"))
+    before = bot.notes()
+    for text in ("", "   \n  ", "x" * 50_000):
+        [answer] = bot.engine.handle(Reply(sarah, place, f"m-{len(text)}", text))
+        assert not answer.ok and "not saved" in answer.text
+    [answer] = bot.engine.handle(ReplyEdited(place, "m-1", "y" * 5000, sarah))
+    assert not answer.ok and "earlier text stays" in answer.text
+    assert bot.notes() == before
+
+
+def test_rejected_commands_change_nothing(bot):
+    bot.say("/as min", "/agenda add (~5min) one", "/agenda add (~5min) two")
+    before = bot.notes()
+    out = bot.say("/agenda add (five-ish min) three", "/agenda remove 9", "/agenda move 1 1",
+                  "/agenda move 1 7", "/agenda frob", "/update   ", "/meeting profile Min / x / min@example.org",
+                  "/celebrate " + "z" * 4001, "/nonsense")
+    assert out.count("✗") == 9
+    assert "I could not read the time estimate '(five-ish min)'" in out
+    assert "There is no item 9; the agenda has items 1 to 2" in out
+    assert "Item 1 is already at place 1" in out
+    assert "Place 7 is outside the agenda; use 1 to 2" in out
+    assert "never holds an email address" in out
+    assert bot.notes() == before
+
+
+def test_only_the_owner_or_the_chair_edits_an_item(bot):
+    bot.say("/as sarah", "/meeting chair @sarah", "/as min", "/agenda add (~5min) one",
+            "/as erik", "/agenda add (~5min) two")
+    out = bot.say("/agenda remove 1")
+    assert "Item 1 is not yours" in out
+    assert "Removed item 2: two" in bot.say("/agenda remove 2")
+    assert "Removed item 1: one" in bot.say("/as sarah", "/agenda remove 1")
+
+
+def test_agenda_fit_overbooking_defaults_and_optional_items(bot):
+    out = bot.say("/as min", "/agenda add (40 min) big", "/agenda add (optional) maybe",
+                  "/agenda add no estimate here", "/agenda add (15 min) also big", "/agenda list")
+    listing = out.rsplit("**Agenda for", 1)[1]
+    assert listing.index("big") < listing.index("no estimate here") < listing.index("maybe")
+    assert "Agenda: 65 of 58 min" in listing
+    assert "Overbooked by 7 min" in listing
+    assert "Items without an estimate, counted at 5 min each: 2" in listing
+
+
+def test_similar_items_are_grouped(bot):
+    out = bot.say("/as min", f"/agenda add (5m) JupyterHub 3.0 release {URL}", "/agenda add (5m) unrelated",
+                  f"/agenda add (5m) database upgrade for {URL}")
+    assert "Grouped with the similar item 1" in out
+    with session_scope(bot.engine.db) as session:
+        titles = [i.title for i in session.exec(select(AgendaItem).order_by(AgendaItem.position))]
+    assert titles[1].startswith("database upgrade")
+
+
+def test_defer_and_end_carry_items_to_the_next_meeting(bot, tmp_path):
+    bot.say("/as min", "/agenda add (5m) deferred", "/agenda add (5m) discussed",
+            "/agenda add (5m) not reached", "/agenda defer 1", "/meeting start",
+            "/agenda note 1 we talked", "/meeting end")
+    august = bot.notes(date(2022, 8, 16))
+    assert "deferred" in august and "not reached" in august and "discussed" not in august
+    with session_scope(bot.engine.db) as session:
+        statuses = {(i.title, i.meeting_id): (i.status, i.carried_over)
+                    for i in session.exec(select(AgendaItem))}
+    assert statuses == {("deferred", 1): ("deferred", 0), ("discussed", 1): ("done", 0),
+                        ("not reached", 1): ("carried", 0), ("deferred", 2): ("open", 1),
+                        ("not reached", 2): ("open", 1)}
+    archived = tmp_path / "archive" / "hubs"
+    assert (archived / "2022-07-19.md").read_text().count("we talked") == 1
+    assert (archived / "index.md").read_text().splitlines()[2] == "- [2022-07-19](2022-07-19.md)"
+
+
+def test_a_late_reply_updates_the_digest_in_place_with_one_notice(bot):
+    bot.say("/meeting remind", "/as sarah", "on time", "/meeting compile")
+    out = bot.say("late one", "/as erik", "late two")
+    assert out.count("--- late_notice") == 1
+    assert out.count("--- updated digest") == 2
+    assert "late two" in bot.notes()
+    with session_scope(bot.engine.db) as session:
+        digests = session.exec(select(Outbox).where(Outbox.kind == "digest")).all()
+    assert len(digests) == 1 and digests[0].status == "sent"
+
+
+def test_no_digest_for_an_empty_meeting(bot):
+    out = bot.say("/meeting compile")
+    assert "Nothing to compile" in out and "--- digest" not in out
+
+
+def test_user_text_cannot_ping_or_break_the_structure(bot):
+    bot.say("/meeting remind", "/as eve", "@channel look <!everyone> @here\\", "# Not a heading",
+            "/celebrate ## also not a heading <script>x</script>")
+    notes = bot.notes()
+    assert "@channel" not in notes and "@here" not in notes and "<!everyone>" not in notes
+    assert "\n# Not" not in notes and "- \\# Not a heading" in notes
+    assert "\\## also not a heading \\<script>" in notes
+    assert [line for line in notes.splitlines() if line.startswith("#")] == [
+        "# Hubs Team Meeting", "## Welcome to the Team Meeting", "## Quick updates",
+        "## Reports and celebrations", "## Agenda items"]
+
+
+def test_skip_posts_a_notice_and_moves_the_agenda(bot):
+    out = bot.say("/as min", "/agenda add (5m) item", "/meeting skip")
+    assert "Skipped the meeting of Tue 19 Jul 2022" in out and "--- notice" in out
+    assert "item" in bot.notes(date(2022, 8, 16))
+    assert "Tuesday 16 August 2022 17:00 UTC" in bot.say("/meeting")
+
+
+def test_status_counts_and_links(bot):
+    out = bot.say("/meeting remind", "/as a", "an update", "/meeting here", "/as b", "pass",
+                  "/apologies away", "/meeting")
+    assert "Updates: 2 · passes: 0 · present: 1 · apologies: 1" in out  # "away" replaced the pass
+    assert "https://arewemeetingyet.com/UTC/2022-07-19/17:00/Hubs-Team-Meeting" in out
+
+
+def test_one_person_across_platforms_by_github_handle(bot):
+    slack = Actor("slack", "U1", "Min")
+    bot.engine.handle(CommandCall(slack, Place("terminal", "hubs"), "update", "from slack"))
+    bot.say("/as minrk", "/meeting profile Min RK / Simula / @minrk")
+    answer = bot.engine.handle(CommandCall(slack, Place("terminal", "hubs"), "meeting",
+                                           "profile Min RK / Simula / @minrk"))
+    assert answer[0].ok
+    with session_scope(bot.engine.db) as session:
+        people = {u.person_id for u in session.exec(select(Update))}
+    assert len(people) == 1
+    assert "**Min RK** from slack" in bot.notes()
