@@ -12,6 +12,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
+from chatbot.models import KeyValue
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -63,3 +65,17 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def get_value(session: Session, *, key: str) -> str | None:
+    """A small piece of bot state kept in the database (e.g. a hash of what was last synced)."""
+    found = session.get(KeyValue, key)
+    return found.value if found else None
+
+
+def put_value(session: Session, *, key: str, value: str) -> None:
+    found = session.get(KeyValue, key)
+    if found is None:
+        session.add(KeyValue(key=key, value=value))
+    else:
+        found.value = value
