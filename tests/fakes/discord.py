@@ -31,6 +31,23 @@ What it models (and what a test can rely on):
   MESSAGE_DELETE, as Discord does; ephemeral interaction messages are not.
 * Everything is recorded; the ``wait_*`` helpers wait on the recorded state with a timeout,
   so tests never have to sleep and hope.
+
+API at a glance (ids are ints; builders return the new id, async helpers the created object):
+
+* builders: ``add_guild``, ``add_role``, ``add_text_channel``, ``add_member``, ``set_nick``
+* users act: ``user_message``, ``edit_message``, ``delete_message``, ``create_thread_from``,
+  ``create_thread``, ``user_reaction``, ``interaction`` (returns the interaction id),
+  ``dispatch`` (any raw event)
+* gateway: ``reconnect`` (op 7), ``drop_connection``, ``wait_resumed``, ``wait_identified``,
+  ``identify_count``, ``resume_count``, ``gateway_connections``, ``gateway_received``
+* records: ``requests``, ``messages(channel)``, ``message(id)``, ``bot_messages``,
+  ``message_files``, ``attachment_bytes``, ``allowed_mentions(id)``, ``reactions(id)``,
+  ``channel``, ``threads``, ``commands``, ``command_syncs``, ``interaction_responses(id)``,
+  ``rate_limit_hits``, ``unhandled``, ``server_errors``
+* waiting: ``wait_for(predicate)``, ``wait_for_message``, ``wait_interaction_response``,
+  ``wait_until(check)``
+* behaviour: ``rate_limit(...)``, ``interaction_ack_timeout``, ``bucket_limit``, ``run(client)``,
+  ``redirect()``
 """
 
 from __future__ import annotations
@@ -134,7 +151,6 @@ TEXT = 0
 NEWS = 5
 PUBLIC_THREAD = 11
 PRIVATE_THREAD = 12
-FORUM = 15
 THREAD_TYPES = (10, PUBLIC_THREAD, PRIVATE_THREAD)
 
 # Message flags
@@ -143,10 +159,8 @@ FLAG_EPHEMERAL = 1 << 6
 FLAG_LOADING = 1 << 7
 
 # Interaction callback types
-PONG = 1
 CHANNEL_MESSAGE = 4
 DEFERRED_CHANNEL_MESSAGE = 5
-DEFERRED_UPDATE_MESSAGE = 6
 UPDATE_MESSAGE = 7
 
 _USER_MENTION = re.compile(r"<@!?(\d{1,20})>")
@@ -360,10 +374,15 @@ class _Session:
         self.token = token
         self.intents = intents
         self.identify = identify
-        self.seq = 0
-        self.log: list = []  # [(seq, frame_text)]
+        self.seq = 0  # last sequence number assigned
+        self.sent = 0  # last sequence number written to the current connection
+        self.log: list = []  # [(seq, frame_text)], seq == index + 1
         self.conn: Optional[web.WebSocketResponse] = None
-        self.lock = asyncio.Lock()
+        self.lock = asyncio.Lock()  # serialises writes to the connection
+
+    def append(self, event: str, payload: dict) -> None:
+        self.seq += 1
+        self.log.append((self.seq, json.dumps({"op": 0, "t": event, "s": self.seq, "d": payload})))
 
 
 class _RateLimitRule:
@@ -380,6 +399,11 @@ class _RateLimitRule:
             and (self.method is None or self.method == method)
             and self.regex.search(path) is not None
         )
+
+
+_RECORD = web.RequestKey("fake_discord_record", RecordedRequest)
+_BODY = web.RequestKey("fake_discord_body", object)
+_FILES = web.RequestKey("fake_discord_files", list)
 
 
 def _iso(ts: float) -> str:
@@ -441,6 +465,7 @@ class FakeDiscord:
             self.bot_user_id: _User(self.bot_user_id, bot_username, None, bot=True, discriminator="0001")
         }
         self.application_name = application_name
+        self._owner_id = self.next_id()
         self._guilds: dict = {}
         self._channels: dict = {}  # id -> channel json (text channels and threads)
         self._messages: dict = {}  # channel id -> {message id -> message json}
@@ -448,6 +473,7 @@ class FakeDiscord:
         self._files: dict = {}  # attachment id -> UploadedFile
         self._nonces: dict = {}  # (channel, author, nonce) -> (time, message id)
         self._allowed_mentions: dict = {}  # message id -> allowed_mentions as sent
+        self._reactors: dict = {}  # (message id str, emoji) -> [user ids]
         self._interactions: dict = {}
         self._interactions_by_token: dict = {}
         self._commands: dict = {}  # guild id or None -> {name: command json}
@@ -455,6 +481,7 @@ class FakeDiscord:
 
         self.requests: list = []  # list[RecordedRequest]
         self.unhandled: list = []  # requests to routes the fake does not implement
+        self.server_errors: list = []  # exceptions raised inside the fake's handlers
         self.command_syncs: list = []  # list[CommandSync]
         self.rate_limit_hits = 0
         self._rules: list = []
@@ -489,9 +516,7 @@ class FakeDiscord:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        server = site._server  # aiohttp keeps the asyncio server here
-        assert server is not None and server.sockets
-        self.port = server.sockets[0].getsockname()[1]
+        self.port = self._runner.addresses[0][1]
 
     async def stop(self) -> None:
         for ws in list(self._sockets):
@@ -534,7 +559,12 @@ class FakeDiscord:
 
         if discord.http.Route.BASE != self.api_base:
             raise RuntimeError("discord.py is not redirected to the fake: use `with fake.redirect():`")
-        task = asyncio.create_task(client.start(self.token), name="fake-discord-client")
+        try:
+            await client.login(self.token)  # REST: GET /users/@me, GET /oauth2/applications/@me
+        except BaseException:
+            await client.close()
+            raise
+        task = asyncio.create_task(client.connect(), name="fake-discord-client")
         ready = asyncio.create_task(client.wait_until_ready())
         try:
             done, _ = await asyncio.wait({task, ready}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
@@ -544,12 +574,15 @@ class FakeDiscord:
             if ready not in done:
                 raise asyncio.TimeoutError(f"discord client not ready after {timeout}s")
             yield client
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # the client's gateway loop died during the test
         finally:
             ready.cancel()
             if not client.is_closed():
                 await client.close()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(task, timeout=timeout)
+            if not task.done():
+                with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
+                    await asyncio.wait_for(task, timeout=timeout)
 
     # -- ids and waiting ---------------------------------------------------------------
 
@@ -642,7 +675,7 @@ class FakeDiscord:
             channel_ids=[],
         )
         self._guilds[gid] = guild
-        self._spawn(self.dispatch("GUILD_CREATE", self._guild_create_json(guild)))
+        self._dispatch_soon("GUILD_CREATE", self._guild_create_json(guild))
         return gid
 
     def add_role(
@@ -654,7 +687,7 @@ class FakeDiscord:
         role = self._role_json(rid, name, permissions, position=len(guild.roles))
         role["mentionable"] = mentionable
         guild.roles[rid] = role
-        self._spawn(self.dispatch("GUILD_ROLE_CREATE", {"guild_id": str(guild.id), "role": role}))
+        self._dispatch_soon("GUILD_ROLE_CREATE", {"guild_id": str(guild.id), "role": role})
         return rid
 
     def add_text_channel(self, guild_id: int, channel_id: Optional[int] = None, name: str = "general",
@@ -679,7 +712,7 @@ class FakeDiscord:
         self._channels[cid] = channel
         self._messages[cid] = {}
         guild.channel_ids.append(cid)
-        self._spawn(self.dispatch("CHANNEL_CREATE", channel))
+        self._dispatch_soon("CHANNEL_CREATE", channel)
         return cid
 
     def add_member(
@@ -707,9 +740,7 @@ class FakeDiscord:
                 user.global_name = global_name
         member = _Member(uid, nick, [int(r) for r in roles], flags, _iso(time.time()))
         guild.members[uid] = member
-        self._spawn(self.dispatch(
-            "GUILD_MEMBER_ADD", dict(member.to_json(user.to_json()), guild_id=str(guild.id))
-        ))
+        self._dispatch_soon("GUILD_MEMBER_ADD", dict(member.to_json(user.to_json()), guild_id=str(guild.id)))
         return uid
 
     def set_nick(self, guild_id: int, user_id: int, nick: Optional[str]) -> None:
@@ -717,7 +748,7 @@ class FakeDiscord:
         member = guild.members[int(user_id)]
         member.nick = nick
         payload = dict(member.to_json(self._users[member.user_id].to_json()), guild_id=str(guild.id))
-        self._spawn(self.dispatch("GUILD_MEMBER_UPDATE", payload))
+        self._dispatch_soon("GUILD_MEMBER_UPDATE", payload)
 
     # -- queries -----------------------------------------------------------------------
 
@@ -814,39 +845,45 @@ class FakeDiscord:
 
     # -- gateway dispatch ----------------------------------------------------------------
 
-    def _spawn(self, coro: Any) -> None:
-        """Run a dispatch from synchronous code (builders); only when a client is connected."""
-        if not self._sessions:
-            coro.close()
-            return
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def dispatch(self, event: str, data: dict) -> int:
-        """Send a DISPATCH (op 0) to every session; buffered while a session is disconnected.
-
-        Returns the number of sessions it was logged for."""
-        count = 0
+    def _enqueue(self, event: str, data: dict) -> list:
+        """Give the event its sequence number in every session now (so the order of calls is
+        the order on the wire); writing happens in :meth:`_flush`."""
+        sessions = []
         for session in list(self._sessions.values()):
             payload = self._filter_for(session, event, data)
-            if payload is None:
-                continue
-            async with session.lock:
-                await self._send_dispatch(session, event, payload)
-            count += 1
+            if payload is not None:
+                session.append(event, payload)
+                sessions.append(session)
         self._notify()
-        return count
+        return sessions
 
-    async def _send_dispatch(self, session: _Session, event: str, payload: dict) -> None:
-        session.seq += 1
-        frame = json.dumps({"op": 0, "t": event, "s": session.seq, "d": payload})
-        session.log.append((session.seq, frame))
-        if session.conn is not None:
-            try:
-                await session.conn.send_str(frame)
-            except Exception:  # the socket died: keep the event buffered for RESUME
-                session.conn = None
+    async def _flush(self, session: _Session) -> None:
+        """Write every not yet written event to the session's live connection, in order.
+        Without a live connection the events stay in the log for RESUME."""
+        async with session.lock:
+            while session.conn is not None and session.sent < session.seq:
+                number, frame = session.log[session.sent]
+                try:
+                    await session.conn.send_str(frame)
+                except Exception:  # the socket died: the client will RESUME from its last seq
+                    session.conn = None
+                    break
+                session.sent = number
+
+    def _dispatch_soon(self, event: str, data: dict) -> None:
+        """Dispatch from synchronous code (the builders)."""
+        for session in self._enqueue(event, data):
+            task = asyncio.get_running_loop().create_task(self._flush(session))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def dispatch(self, event: str, data: dict) -> int:
+        """Send a DISPATCH (op 0) to every session; buffered while a session is disconnected
+        and replayed on RESUME. Returns the number of sessions it was sent or buffered for."""
+        sessions = self._enqueue(event, data)
+        for session in sessions:
+            await self._flush(session)
+        return len(sessions)
 
     def _filter_for(self, session: _Session, event: str, data: dict) -> Optional[dict]:
         intents = session.intents
@@ -1343,8 +1380,8 @@ class FakeDiscord:
             "size": len(upload.data),
             "url": url,
             "proxy_url": url,
-            "content_type": upload.content_type if upload.content_type != "application/octet-stream"
-            else _guess_type(filename),
+            "content_type": upload.content_type
+            if upload.content_type not in (None, "application/octet-stream") else _guess_type(filename),
         }
         if entry.get("description") is not None:
             attachment["description"] = entry["description"]
@@ -1372,7 +1409,8 @@ class FakeDiscord:
         roles: list = []
         for raw in _ROLE_MENTION.findall(content):
             rid = int(raw)
-            if guild is not None and rid in guild.roles and rid not in roles and ("roles" in parse or rid in roles_allowed):
+            allowed_role = "roles" in parse or rid in roles_allowed
+            if guild is not None and rid in guild.roles and rid not in roles and allowed_role:
                 roles.append(rid)
         message["mentions"] = [self._users[u].to_json() for u in mentioned]
         message["mention_roles"] = [str(r) for r in roles]
@@ -1405,23 +1443,23 @@ class FakeDiscord:
         await self.dispatch("MESSAGE_DELETE", payload)
 
     def _set_reaction(self, message: dict, emoji: str, user_id: int, *, add: bool) -> None:
-        reactions = message.setdefault("reactions", [])
-        entry = next((r for r in reactions if r["emoji"]["name"] == emoji), None)
-        if add:
-            if entry is None:
-                entry = {"emoji": {"id": None, "name": emoji}, "count": 0, "me": False, "users": [],
-                         "count_details": {"normal": 0, "burst": 0}, "burst_colors": [], "me_burst": False}
-                reactions.append(entry)
-            if user_id not in entry["users"]:
-                entry["users"].append(user_id)
-        elif entry is not None and user_id in entry["users"]:
-            entry["users"].remove(user_id)
-        if entry is not None:
-            entry["count"] = len(entry["users"])
-            entry["count_details"]["normal"] = entry["count"]
-            entry["me"] = self.bot_user_id in entry["users"]
-            if not entry["users"]:
-                reactions.remove(entry)
+        users = self._reactors.setdefault((message["id"], emoji), [])
+        if add and user_id not in users:
+            users.append(user_id)
+        elif not add and user_id in users:
+            users.remove(user_id)
+        reactions = [r for r in message.get("reactions", []) if r["emoji"]["name"] != emoji]
+        if users:
+            entry = {"emoji": {"id": None, "name": emoji}, "count": len(users), "me": self.bot_user_id in users,
+                     "count_details": {"normal": len(users), "burst": 0}, "burst_colors": [], "me_burst": False}
+            old = [r["emoji"]["name"] for r in message.get("reactions", [])]
+            reactions.insert(old.index(emoji) if emoji in old else len(reactions), entry)
+        message["reactions"] = reactions
+
+    def reactions(self, message_id: int) -> dict:
+        """``{emoji: [user ids]}`` of a message."""
+        return {emoji: list(users) for (mid, emoji), users in self._reactors.items()
+                if mid == str(message_id) and users}
 
     def _new_thread(self, parent_id: int, thread_id: int, name: str, owner_id: int, kind: int,
                     auto_archive: int) -> dict:
@@ -1491,9 +1529,9 @@ class FakeDiscord:
             at=time.time(),
         )
         self.requests.append(record)
-        request["record"] = record
-        request["body"] = body
-        request["files"] = files
+        request[_RECORD] = record
+        request[_BODY] = body
+        request[_FILES] = files
 
         response = self._maybe_rate_limit(request.method, path, route, request.match_info)
         if response is None:
@@ -1504,6 +1542,9 @@ class FakeDiscord:
                 response = await handler(request)
             except ApiError as exc:
                 response = _json_response(exc.status, exc.body())
+            except Exception as exc:  # a bug or gap in the fake: fail fast (a 500 would be retried for ~25 s)
+                self.server_errors.append(exc)
+                response = _json_response(400, {"message": f"fake discord error: {exc!r}", "code": 0})
             response.headers.update(self._bucket_headers(request.method, route, request.match_info))
 
         record.status = response.status
@@ -1604,7 +1645,7 @@ class FakeDiscord:
         r.add_route("*", p + "/{tail:.*}", self._unhandled)
 
     async def _unhandled(self, request: web.Request) -> web.Response:
-        self.unhandled.append(request["record"])
+        self.unhandled.append(request[_RECORD])
         return _json_response(404, {"message": "404: Not Found", "code": 0})
 
     async def _no_content(self, request: web.Request) -> web.Response:
@@ -1613,7 +1654,8 @@ class FakeDiscord:
         return web.Response(status=204)
 
     def _rest_channel(self, request: web.Request) -> dict:
-        channel = self._channels.get(int(request.match_info["channel_id"]))
+        raw = request.match_info["channel_id"]
+        channel = self._channels.get(int(raw)) if raw.isdigit() else None
         if channel is None:
             raise ApiError(404, 10003, "Unknown Channel")
         return channel
@@ -1637,7 +1679,7 @@ class FakeDiscord:
         upload = self._files.get(int(request.match_info["attachment_id"]))
         if upload is None:
             return web.Response(status=404)
-        return web.Response(body=upload.data, content_type=_guess_type(upload.filename))
+        return web.Response(body=upload.data, headers={"Content-Type": _guess_type(upload.filename)})
 
     async def _get_gateway(self, request: web.Request) -> web.Response:
         return _json_response(200, {"url": self.gateway_url})
@@ -1673,7 +1715,7 @@ class FakeDiscord:
         return _json_response(200, self._member_json(guild.id, uid, with_user=True))
 
     async def _get_application(self, request: web.Request) -> web.Response:
-        owner = _User(self.next_id(), "owner").to_json()
+        owner = _User(self._owner_id, "app-owner").to_json()
         return _json_response(200, {
             "id": str(self.application_id),
             "name": self.application_name,
@@ -1777,8 +1819,8 @@ class FakeDiscord:
     async def _post_message(self, request: web.Request) -> web.Response:
         channel = self._rest_channel(request)
         cid = int(channel["id"])
-        payload = request["body"] or {}
-        files = request["files"]
+        payload = request[_BODY] or {}
+        files = request[_FILES]
         is_thread = channel["type"] in THREAD_TYPES
         self._require(channel, Permissions.VIEW_CHANNEL,
                       Permissions.SEND_MESSAGES_IN_THREADS if is_thread else Permissions.SEND_MESSAGES)
@@ -1800,7 +1842,7 @@ class FakeDiscord:
             if seen is not None and time.monotonic() - seen[0] <= self.nonce_ttl:
                 original = self._messages.get(cid, {}).get(seen[1]) or self._deleted.get(seen[1])
                 if original is not None:
-                    request["record"].deduplicated = True
+                    request[_RECORD].deduplicated = True
                     return _json_response(200, original)
 
         message = self._create_message(cid, self.bot_user_id, payload, files,
@@ -1841,12 +1883,12 @@ class FakeDiscord:
         channel = self._rest_channel(request)
         cid = int(channel["id"])
         message = self._rest_message(cid, request.match_info["message_id"])
-        payload = request["body"] or {}
+        payload = request[_BODY] or {}
         if int(message["author"]["id"]) != self.bot_user_id:
             if set(payload) - {"flags"}:
                 raise ApiError(403, 50005, "Cannot edit a message authored by another user")
-        self._validate_message(payload, request["files"], creating=False)
-        self._edit_message_fields(message, payload, request["files"])
+        self._validate_message(payload, request[_FILES], creating=False)
+        self._edit_message_fields(message, payload, request[_FILES])
         await self.dispatch("MESSAGE_UPDATE", self._gateway_message(message))
         return _json_response(200, message)
 
@@ -1875,7 +1917,7 @@ class FakeDiscord:
             raise ApiError(400, 50024, "Cannot execute action on this channel type")
         self._require(channel, Permissions.VIEW_CHANNEL, Permissions.CREATE_PUBLIC_THREADS)
         message = self._rest_message(cid, request.match_info["message_id"])
-        payload = request["body"] or {}
+        payload = request[_BODY] or {}
         thread = self._make_thread_from(cid, message, self._thread_name(payload), self.bot_user_id,
                                         int(payload.get("auto_archive_duration") or 1440))
         response = dict(copy.deepcopy(thread), member=self._bot_thread_member(thread))
@@ -1885,18 +1927,18 @@ class FakeDiscord:
     async def _post_thread(self, request: web.Request) -> web.Response:
         channel = self._rest_channel(request)
         cid = int(channel["id"])
-        payload = request["body"] or {}
+        payload = request[_BODY] or {}
         kind = int(payload.get("type") or PUBLIC_THREAD)
-        self._require(channel, Permissions.VIEW_CHANNEL,
-                      Permissions.CREATE_PRIVATE_THREADS if kind == PRIVATE_THREAD else Permissions.CREATE_PUBLIC_THREADS)
+        create = Permissions.CREATE_PRIVATE_THREADS if kind == PRIVATE_THREAD else Permissions.CREATE_PUBLIC_THREADS
+        self._require(channel, Permissions.VIEW_CHANNEL, create)
         thread = self._new_thread(cid, self.next_id(), self._thread_name(payload), self.bot_user_id, kind,
                                   int(payload.get("auto_archive_duration") or 1440))
         response = dict(copy.deepcopy(thread), member=self._bot_thread_member(thread))
         await self.dispatch("THREAD_CREATE", dict(response, newly_created=True))
         starter = payload.get("message")
         if starter:  # forum-style thread with its first message
-            self._validate_message(starter, request["files"], creating=True, prefix=["message"])
-            message = self._create_message(int(thread["id"]), self.bot_user_id, starter, request["files"])
+            self._validate_message(starter, request[_FILES], creating=True, prefix=["message"])
+            message = self._create_message(int(thread["id"]), self.bot_user_id, starter, request[_FILES])
             response["message"] = message
             if self.echo_own_messages:
                 await self.dispatch("MESSAGE_CREATE", self._gateway_message(message))
@@ -1966,7 +2008,8 @@ class FakeDiscord:
                 else:
                     optional_seen = True
                 if len(option.get("choices") or []) > 25:
-                    raise fail([*path, "options", i, "choices"], "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
+                    raise fail([*path, "options", i, "choices"], "BASE_TYPE_MAX_LENGTH",
+                               "Must be 25 or fewer in length.")
 
         check_options(command.get("options") or [], [])
 
@@ -1998,7 +2041,7 @@ class FakeDiscord:
 
     async def _put_commands(self, request: web.Request) -> web.Response:
         scope = self._command_scope(request)
-        payload = request["body"]
+        payload = request[_BODY]
         if not isinstance(payload, list):
             raise ApiError(400, 50035, "Invalid Form Body")
         names: set = set()
@@ -2016,7 +2059,7 @@ class FakeDiscord:
 
     async def _post_command(self, request: web.Request) -> web.Response:
         scope = self._command_scope(request)
-        command = request["body"] or {}
+        command = request[_BODY] or {}
         self._validate_command(command, 0)
         stored = self._store_command(scope, command)
         existed = command["name"] in self._commands.get(scope, {})
@@ -2036,7 +2079,7 @@ class FakeDiscord:
     async def _patch_command(self, request: web.Request) -> web.Response:
         scope = self._command_scope(request)
         command = self._command_by_id(scope, request.match_info["command_id"])
-        merged = dict(command, **(request["body"] or {}))
+        merged = dict(command, **(request[_BODY] or {}))
         self._validate_command(merged, 0)
         stored = self._store_command(scope, merged)
         del self._commands[scope][command["name"]]
@@ -2063,7 +2106,9 @@ class FakeDiscord:
                 "name": record.name,
                 "command_type": 1,
                 "user": user,
-                "authorizing_integration_owners": {"0": str(record.guild_id)} if record.guild_id else {"1": str(record.user_id)},
+                "authorizing_integration_owners": (
+                    {"0": str(record.guild_id)} if record.guild_id else {"1": str(record.user_id)}
+                ),
             },
             "interaction": {"id": str(record.id), "type": 2, "name": record.name, "user": user},
         }
@@ -2084,8 +2129,8 @@ class FakeDiscord:
             raise ApiError(400, 40060, "Interaction has already been acknowledged.")
         if time.monotonic() - record.created > self.interaction_ack_timeout:
             raise ApiError(404, 10062, "Unknown interaction")
-        body = request["body"] or {}
-        files = request["files"]
+        body = request[_BODY] or {}
+        files = request[_FILES]
         kind = int(body.get("type", 0))
         data = body.get("data") or {}
         message: Optional[dict] = None
@@ -2149,8 +2194,8 @@ class FakeDiscord:
         record = self._webhook_interaction(request)
         if record.callback_type is None:
             raise ApiError(404, 10015, "Unknown Webhook")
-        payload = request["body"] or {}
-        files = request["files"]
+        payload = request[_BODY] or {}
+        files = request[_FILES]
         self._validate_message(payload, files, creating=True)
         flags = int(payload.get("flags") or 0)
         ephemeral = bool(flags & FLAG_EPHEMERAL)
@@ -2172,8 +2217,8 @@ class FakeDiscord:
         record = self._webhook_interaction(request)
         message_id = request.match_info["message_id"]
         message = self._webhook_target(record, message_id)
-        payload = request["body"] or {}
-        files = request["files"]
+        payload = request[_BODY] or {}
+        files = request[_FILES]
         self._validate_message(payload, files, creating=False)
         was_loading = bool(int(message.get("flags") or 0) & FLAG_LOADING)
         self._edit_message_fields(message, payload, files)
@@ -2184,7 +2229,9 @@ class FakeDiscord:
         if not ephemeral and self.echo_own_messages:
             await self.dispatch("MESSAGE_UPDATE", self._gateway_message(message))
         kind = "edit_original" if message_id == "@original" else "edit_followup"
-        record.responses.append(InteractionResponse(kind, None, copy.deepcopy(payload), list(files), copy.deepcopy(message)))
+        record.responses.append(
+            InteractionResponse(kind, None, copy.deepcopy(payload), list(files), copy.deepcopy(message))
+        )
         self._notify()
         return _json_response(200, message)
 
@@ -2263,7 +2310,9 @@ class FakeDiscord:
             self._notify()
         return ws
 
-    async def _identify(self, ws: web.WebSocketResponse, data: dict, connection: GatewayConnection) -> Optional[_Session]:
+    async def _identify(
+        self, ws: web.WebSocketResponse, data: dict, connection: GatewayConnection
+    ) -> Optional[_Session]:
         connection.kind = "identify"
         if data.get("token") != self.token and data.get("token") != f"Bot {self.token}":
             connection.kind = "invalid"
@@ -2275,31 +2324,32 @@ class FakeDiscord:
             await ws.close(code=4014, message=b"Disallowed intent(s).")
             return None
         session = _Session(secrets.token_hex(16), self.token, intents, data)
-        async with session.lock:
-            self._sessions[session.id] = session
-            self.identify_count += 1
-            ready = {
-                "v": 10,
-                "user": self._me_json(),
-                "guilds": [{"id": str(g), "unavailable": True} for g in self._guilds],
-                "session_id": session.id,
-                "session_type": "normal",
-                "resume_gateway_url": self.resume_gateway_url,
-                "shard": data.get("shard") or [0, 1],
-                "application": {"id": str(self.application_id), "flags": (1 << 15) | (1 << 19) | (1 << 23)},
-                "private_channels": [],
-                "relationships": [],
-                "presences": [],
-                "guild_join_requests": [],
-                "geo_ordered_rtc_regions": [],
-                "user_settings": {},
-                "auth": {},
-            }
-            session.conn = ws
-            await self._send_dispatch(session, "READY", ready)
-            if intents & Intents.GUILDS:
-                for guild in list(self._guilds.values()):
-                    await self._send_dispatch(session, "GUILD_CREATE", self._guild_create_json(guild))
+        self.identify_count += 1
+        ready = {
+            "v": 10,
+            "user": self._me_json(),
+            "guilds": [{"id": str(g), "unavailable": True} for g in self._guilds],
+            "session_id": session.id,
+            "session_type": "normal",
+            "resume_gateway_url": self.resume_gateway_url,
+            "shard": data.get("shard") or [0, 1],
+            "application": {"id": str(self.application_id), "flags": (1 << 15) | (1 << 19) | (1 << 23)},
+            "private_channels": [],
+            "relationships": [],
+            "presences": [],
+            "guild_join_requests": [],
+            "geo_ordered_rtc_regions": [],
+            "user_settings": {},
+            "auth": {},
+        }
+        # READY and the GUILD_CREATEs take seq 1.. before any other event can be logged.
+        session.append("READY", ready)
+        if intents & Intents.GUILDS:
+            for guild in list(self._guilds.values()):
+                session.append("GUILD_CREATE", self._guild_create_json(guild))
+        session.conn = ws
+        self._sessions[session.id] = session
+        await self._flush(session)
         return session
 
     async def _resume(self, ws: web.WebSocketResponse, data: dict, connection: GatewayConnection) -> Optional[_Session]:
@@ -2315,12 +2365,15 @@ class FakeDiscord:
             if old is not None and old is not ws:
                 with contextlib.suppress(Exception):
                     await old.close(code=4000)
-            for number, frame in session.log:
-                if number > seq:
-                    await ws.send_str(frame)
+            index = min(seq, session.seq)  # log[index] holds seq index + 1
+            while index < session.seq:  # the log may grow while we replay
+                await ws.send_str(session.log[index][1])
+                index += 1
             session.conn = ws
-            await self._send_dispatch(session, "RESUMED", {"_trace": ["fake-discord"]})
+            session.sent = index
+            session.append("RESUMED", {"_trace": ["fake-discord"]})
             self.resume_count += 1
+        await self._flush(session)
         self._notify()
         return session
 
@@ -2350,8 +2403,8 @@ class FakeDiscord:
         }
         if data.get("nonce"):
             chunk["nonce"] = data["nonce"]
-        async with session.lock:
-            await self._send_dispatch(session, "GUILD_MEMBERS_CHUNK", chunk)
+        session.append("GUILD_MEMBERS_CHUNK", chunk)
+        await self._flush(session)
 
 
 # ---------------------------------------------------------------------------------------
