@@ -279,10 +279,12 @@ class MeetingEngine:
         ids = set(person_ids)
         if not ids:
             return {}
-        names = {p.id: p.name for p in session.exec(select(Person).where(Person.id.in_(ids)))}
-        for identity in session.exec(select(Identity).where(Identity.person_id.in_(ids))):
-            if not names.get(identity.person_id):
-                names[identity.person_id] = identity.name or identity.user_id
+        names = dict(session.exec(select(Person.id, Person.name).where(Person.id.in_(ids))).all())
+        for person_id, name, user_id in session.exec(
+                select(Identity.person_id, Identity.name, Identity.user_id)
+                .where(Identity.person_id.in_(ids))):
+            if not names.get(person_id):
+                names[person_id] = name or user_id
         return names
 
     def _name(self, session: Session, person: Person) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 ZWSP = "\u200b"
@@ -13,22 +14,27 @@ _LINE_START = re.compile(r"^(\s*)(#{1,6}(?=\s|$)|>|[-+*=_](?=\s|$|[-=_*]{2,})|\d
 # `<` opens raw HTML (and our own `<time:...>` marker) only before a letter, `/`, `!` or `?`.
 _TAG = re.compile(r"<(?=[A-Za-z/!?@#])(?!https?://|mailto:)")
 _BULLET = re.compile(r"^(\s*)(?:[-*+•]\s+)")
+_BLOCK_STARTS = frozenset("#>-+*=_0123456789`~|")
 
 
 def neutralise(text: str) -> str:
     """Break every whole-channel mention so that no platform turns it into a ping."""
-    text = _SPECIAL.sub(lambda m: "@" + ZWSP + (m.group(1) or "subteam").lower(), text)
-    return _AT_ALL.sub("@" + ZWSP, text)
+    if "<!" in text:
+        text = _SPECIAL.sub(lambda m: "@" + ZWSP + (m.group(1) or "subteam").lower(), text)
+    return _AT_ALL.sub("@" + ZWSP, text) if "@" in text else text
 
 
 def inline(text: str) -> str:
     """One line of someone's text, made safe to follow a bullet: no block syntax, links as <url>."""
     text = neutralise(text.replace("\r", "").replace("\n", " ").strip())
-    text = _TAG.sub(r"\\<", text)
-    text = _LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), text, count=1)
-    return _BARE_URL.sub(r"<\1>", text)
+    if "<" in text:
+        text = _TAG.sub(r"\\<", text)
+    if text[:1] in _BLOCK_STARTS:
+        text = _LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), text, count=1)
+    return _BARE_URL.sub(r"<\1>", text) if "http" in text else text
 
 
+@functools.lru_cache(maxsize=4096)
 def name(text: str) -> str:
     """A person's name for `**Name**`: nothing in it may end the bold or open a link."""
     cleaned = re.sub(r"[*_`\[\]<>\\|]", "", neutralise(" ".join(text.split())))
@@ -41,6 +47,8 @@ def outline(text: str) -> list[tuple[int, str]]:
     A later line indented further, or written as a sub-bullet, nests one level deeper than the
     lines around it, so a reply pasted from a notes document keeps its shape.
     """
+    if "\n" not in text:  # the common case: one line
+        return [(0, inline(_BULLET.sub(r"\1", text)))] if text.strip() else []
     lines = [line for line in text.replace("\r", "").split("\n") if line.strip()]
     if not lines:
         return []

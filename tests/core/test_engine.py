@@ -198,3 +198,23 @@ def test_one_person_across_platforms_by_github_handle(bot):
         people = {u.person_id for u in session.exec(select(Update))}
     assert len(people) == 1
     assert "**Min RK** from slack" in bot.notes()
+
+
+def test_no_command_text_makes_the_engine_raise(make_bot):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    bot = make_bot()
+    actor, place = Actor("terminal", "fuzz", "fuzz"), Place("terminal", "hubs")
+    words = st.sampled_from(["add", "list", "remove", "move", "defer", "note", "here", "profile",
+                             "chair", "action", "compile", "start", "end", "1", "2", "<@x>",
+                             "(~5min)", "(optional)", "/", "@", "pass", "for"])
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(group=st.sampled_from(["agenda", "update", "apologies", "celebrate", "meeting", "x"]),
+           text=st.lists(st.one_of(words, st.text(max_size=12)), max_size=6).map(" ".join))
+    def check(group, text):
+        [answer] = bot.engine.handle(CommandCall(actor, place, group, text))
+        assert answer.text
+
+    check()
