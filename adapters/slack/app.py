@@ -1,0 +1,415 @@
+"""The Slack adapter: bolt listeners that ack first and then hand events to the core, and the
+delivery that posts the outbox's messages, digest and notes file to Slack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncRateLimitErrorRetryHandler,
+    async_default_handlers,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack import render, translate
+from chatbot.commands import GROUPS
+from chatbot.events import SLACK, Answer, Delivered, Event, Post, Reply, ReplyEdited
+
+log = logging.getLogger(__name__)
+
+# Slack wants an answer to a slash command within 3 s; past this the answer follows via response_url.
+ACK_BUDGET = 2.0
+NAME_TIMEOUT = 1.0
+METADATA_TYPE = "chatbot_post"
+_REFUSED = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
+            "not_allowed_token_type", "missing_scope"}
+
+
+class SlackSetupError(RuntimeError):
+    """Missing, inconsistent or refused Slack credentials; the message names the variable."""
+
+
+def _secret(value) -> str:
+    return value.get_secret_value() if value is not None else ""
+
+
+class SlackDelivery:
+    """Posts outbox rows to Slack; a Slack error raises, so the outbox keeps the row for a retry."""
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+        # Steps of a post that already went out when a later step failed: key -> message ts.
+        self._done: OrderedDict[str, str] = OrderedDict()
+
+    async def post(self, post: Post) -> Delivered:
+        messages = render.render(post)
+        if post.edit_of:
+            extras = await self._edit(post, messages)
+            if post.attachment is not None:
+                await self._upload(post, thread_ts=post.edit_of,
+                                   comment="Updated notes, with the changes made since the digest.")
+            return Delivered(post.edit_of, extras)
+        first = await self._send(post, messages[0], post.key, post.thread_of)
+        extras = [await self._send(post, message, f"{post.key}#{n}", first)
+                  for n, message in enumerate(messages[1:], 2)]
+        if post.attachment is not None and not await self._file_done(post, first):
+            await self._upload(post, thread_ts=None)
+            self._remember(f"{post.key}#file", first)
+        for key in [post.key, f"{post.key}#file"] + [f"{post.key}#{n}" for n in range(2, len(messages) + 1)]:
+            self._done.pop(key, None)
+        return Delivered(first, tuple(extras))
+
+    def _remember(self, key: str, ts: str) -> None:
+        self._done[key] = ts
+        while len(self._done) > 1000:
+            self._done.popitem(last=False)
+
+    async def _send(self, post: Post, message: render.Message, key: str, thread_of: str | None) -> str:
+        if key in self._done:
+            return self._done[key]
+        if post.maybe_sent:
+            found = await self._find(post.channel, key, thread_of)
+            if found:
+                self._remember(key, found)
+                return found
+        response = await self.client.chat_postMessage(
+            channel=post.channel, text=message.text,
+            blocks=list(message.blocks) if message.blocks is not None else None,
+            thread_ts=thread_of, unfurl_links=False, unfurl_media=False,
+            metadata={"event_type": METADATA_TYPE, "event_payload": {"key": key}},
+        )
+        self._remember(key, response["ts"])
+        return response["ts"]
+
+    async def _recent(self, channel: str, thread_of: str | None) -> list[dict]:
+        if thread_of:
+            response = await self.client.conversations_replies(channel=channel, ts=thread_of, limit=200,
+                                                               include_all_metadata=True)
+        else:
+            response = await self.client.conversations_history(channel=channel, limit=100,
+                                                               include_all_metadata=True)
+        return response.get("messages", [])
+
+    async def _find(self, channel: str, key: str, thread_of: str | None) -> str | None:
+        """The ts of a message an earlier attempt posted with this key, if Slack has it."""
+        for message in await self._recent(channel, thread_of):
+            metadata = message.get("metadata") or {}
+            if (metadata.get("event_type") == METADATA_TYPE
+                    and (metadata.get("event_payload") or {}).get("key") == key):
+                return message["ts"]
+        return None
+
+    async def _file_done(self, post: Post, first: str) -> bool:
+        if f"{post.key}#file" in self._done:
+            return True
+        if not post.maybe_sent:
+            return False
+        name = post.attachment.filename
+        return any(float(m.get("ts", 0)) > float(first) and any(f.get("name") == name for f in m.get("files") or ())
+                   for m in await self._recent(post.channel, None))
+
+    async def _upload(self, post: Post, *, thread_ts: str | None, comment: str | None = None) -> None:
+        attachment = post.attachment
+        await self.client.files_upload_v2(
+            channel=post.channel, content=attachment.content.encode("utf-8"),
+            filename=attachment.filename, title=attachment.filename,
+            thread_ts=thread_ts, initial_comment=comment,
+        )
+
+    async def _edit(self, post: Post, messages: list[render.Message]) -> tuple[str, ...]:
+        """Replace an earlier post in place; parts it no longer needs are deleted, new ones added."""
+        ids = [post.edit_of, *post.extra_ids]
+        for index, message in enumerate(messages):
+            if index < len(ids):
+                await self.client.chat_update(
+                    channel=post.channel, ts=ids[index], text=message.text,
+                    blocks=list(message.blocks) if message.blocks is not None else None,
+                )
+            else:
+                ids.append(await self._send(post, message, f"{post.key}#{index + 1}", post.edit_of))
+        for ts in ids[len(messages):]:
+            try:
+                await self.client.chat_delete(channel=post.channel, ts=ts)
+            except SlackApiError as error:
+                if error.response.get("error") != "message_not_found":
+                    raise
+        return tuple(ids[1:len(messages)])
+
+
+class People:
+    """Display names from users.info, cached for an hour; a slow or failed look-up is skipped."""
+
+    def __init__(self, client: AsyncWebClient, *, size: int = 4096, ttl: float = 3600.0) -> None:
+        self.client = client
+        self.size = size
+        self.ttl = ttl
+        self._names: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        self._pending: dict[str, asyncio.Future] = {}
+
+    async def names(self, user_ids: Iterable[str], timeout: float = NAME_TIMEOUT) -> dict[str, str]:
+        ids = [u for u in dict.fromkeys(user_ids) if u]
+        found = await asyncio.gather(*(self.name(u, timeout) for u in ids))
+        return {u: n for u, n in zip(ids, found) if n}
+
+    async def name(self, user_id: str, timeout: float = NAME_TIMEOUT) -> str | None:
+        cached = self._names.get(user_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        task = self._pending.get(user_id)
+        if task is None:
+            task = self._pending[user_id] = asyncio.ensure_future(self._fetch(user_id))
+            task.add_done_callback(lambda _: self._pending.pop(user_id, None))
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), timeout)
+        except (asyncio.TimeoutError, TimeoutError):
+            return None
+
+    async def _fetch(self, user_id: str) -> str | None:
+        try:
+            user = (await self.client.users_info(user=user_id))["user"]
+        except Exception as error:  # an unknown user or Slack unavailable: go without the name
+            log.info("users.info %s failed: %s", user_id, error)
+            return None
+        profile = user.get("profile") or {}
+        name = (profile.get("display_name") or profile.get("real_name") or user.get("real_name")
+                or user.get("name") or "")
+        if name:
+            self._names[user_id] = (time.monotonic() + self.ttl, name)
+            self._names.move_to_end(user_id)
+            while len(self._names) > self.size:
+                self._names.popitem(last=False)
+        return name or None
+
+
+class _KeyedLocks:
+    """One lock per key, dropped when unused: events about one message are handled in order."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, list] = {}
+
+    async def run(self, key: str, work):
+        entry = self._locks.setdefault(key, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                return await work()
+        finally:
+            entry[1] -= 1
+            if not entry[1]:
+                self._locks.pop(key, None)
+
+
+def _answer_payload(answers: list[Answer]) -> dict:
+    text = "\n\n".join(render.mrkdwn(a.text) for a in answers) or " "
+    return {"text": text, "response_type": "in_channel" if any(a.public for a in answers) else "ephemeral"}
+
+
+class SlackAdapter:
+    """Slack in Socket Mode (app token) or over HTTP (signing secret), around one engine."""
+
+    platform = SLACK
+
+    def __init__(self, runtime, *, host: str = "0.0.0.0", port: int | None = None) -> None:
+        settings = runtime.settings
+        bot_token = _secret(settings.slack_bot_token)
+        app_token = _secret(settings.slack_app_token)
+        signing_secret = _secret(settings.slack_signing_secret)
+        if not bot_token:
+            raise SlackSetupError("SLACK_BOT_TOKEN is missing: the Slack adapter needs the bot token "
+                                  "(xoxb-...)")
+        if not (app_token or signing_secret):
+            raise SlackSetupError("SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode) "
+                                  "is missing beside SLACK_BOT_TOKEN")
+        self.runtime = runtime
+        self.engine = runtime.engine
+        self.socket_mode = bool(app_token)
+        self._app_token = app_token
+        self.host = host
+        self.port = settings.port if port is None else port
+        self.client = AsyncWebClient(
+            token=bot_token, base_url=settings.slack_api_url or AsyncWebClient.BASE_URL,
+            retry_handlers=[*async_default_handlers(), AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
+        )
+        self.delivery = SlackDelivery(self.client)
+        self.people = People(self.client)
+        self.channels = frozenset(
+            str(c) for s in runtime.config.series if s.slack is not None
+            for c in (s.slack.channel, s.slack.digest_channel) if c
+        )
+        self.bolt = AsyncApp(
+            client=self.client,
+            signing_secret=signing_secret,
+            process_before_response=False,  # bolt answers Slack at ack(); the work goes on after it
+            ssl_check_enabled=not self.socket_mode,
+            url_verification_enabled=not self.socket_mode,
+        )
+        for group in GROUPS:
+            self.bolt.command(f"/{group}")(self._on_command)
+        self.bolt.event("message")(self._on_message)
+        self.bolt.event(re.compile(r".*"))(self._on_other_event)
+        self._locks = _KeyedLocks()
+        self._outbox_task: asyncio.Task | None = None
+        self._outbox_again = False
+        self._work: set[asyncio.Task] = set()
+        self._socket: AsyncSocketModeHandler | None = None
+        self._runner: web.AppRunner | None = None
+        self._closed = asyncio.Event()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Check the credentials with Slack, then connect (Socket Mode) or listen (HTTP)."""
+        try:
+            await self.client.auth_test()
+        except SlackApiError as error:
+            code = error.response.get("error")
+            if code in _REFUSED:
+                raise SlackSetupError(f"SLACK_BOT_TOKEN was refused by Slack ({code}); copy the bot "
+                                      "token (xoxb-...) from the app's OAuth & Permissions page") from None
+            raise
+        if self.socket_mode:
+            self._socket = AsyncSocketModeHandler(self.bolt, self._app_token, web_client=self.client)
+            try:
+                await self._socket.connect_async()
+            except SlackApiError as error:
+                await self._socket.close_async()
+                raise SlackSetupError(f"SLACK_APP_TOKEN was refused by Slack "
+                                      f"({error.response.get('error')}); it must be an app-level token "
+                                      "(xapp-...) with the connections:write scope") from None
+            log.info("slack: connected in Socket Mode")
+            return
+        app = self.bolt.web_app(path="/slack/events", port=self.port)
+        app.router.add_get("/healthz", self._health)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self.host, self.port).start()
+        self.port = self._runner.addresses[0][1]
+        log.info("slack: listening for events on http://%s:%s/slack/events", self.host, self.port)
+
+    async def run(self) -> None:
+        await self.start()
+        await self._closed.wait()
+
+    async def close(self) -> None:
+        self._closed.set()
+        if self._socket is not None:
+            await self._socket.close_async()
+            self._socket = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        await self.idle()
+
+    async def idle(self) -> None:
+        """Wait until the work started by events so far, and the posts it queued, are done."""
+        while self._work or (self._outbox_task and not self._outbox_task.done()):
+            await asyncio.gather(*self._work, *([self._outbox_task] if self._outbox_task else []),
+                                 return_exceptions=True)
+
+    async def _health(self, request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    # -- listeners -------------------------------------------------------------------------------
+
+    async def _on_command(self, ack, body: dict, respond) -> None:
+        work = asyncio.ensure_future(self._command_answers(body))
+        try:
+            answers = await asyncio.wait_for(asyncio.shield(work), ACK_BUDGET)
+        except (asyncio.TimeoutError, TimeoutError):
+            await ack(text="Working on it…", response_type="ephemeral")
+            answers = await work
+            if answers:
+                await respond(**_answer_payload(answers))
+        else:
+            if answers:
+                await ack(**_answer_payload(answers))
+            else:
+                await ack()
+        self._kick_outbox()
+
+    async def _command_answers(self, body: dict) -> list[Answer]:
+        try:
+            names = await self.people.names(translate.people_in(body))
+            event = translate.command_to_event(body, names)
+            key = f"command:{body['trigger_id']}" if body.get("trigger_id") else None
+            log.info("slack command /%s by %s in %s", event.command, event.actor.user_id, event.place.channel)
+            return await asyncio.to_thread(self._handle, key, event) or []
+        except Exception:
+            log.exception("slack command failed")
+            return [Answer("Something went wrong on our side and nothing was changed; please try "
+                           "again in a minute.", ok=False)]
+
+    async def _on_message(self, body: dict, event: dict) -> None:
+        # bolt has already acked: Slack is answered, this is the after-ack work.
+        if str(event.get("channel", "")) not in self.channels or translate.to_event(event) is None:
+            return
+        task = asyncio.current_task()
+        self._work.add(task)
+        try:
+            names = await self.people.names(translate.people_in(event))
+            core_event = translate.to_event(event, names)
+            log.info("slack %s %s in %s", type(core_event).__name__, core_event.message_id,
+                     core_event.place.channel)
+            answers = await self._locks.run(
+                core_event.message_id,
+                lambda: asyncio.to_thread(self._handle, body.get("event_id"), core_event))
+            await self._tell(core_event, answers or [])
+        except Exception:
+            log.exception("slack message event %s failed", body.get("event_id"))
+            await self._tell(translate.to_event(event), [Answer(
+                "Your message could not be saved because of an error on our side; please post it "
+                "again in a minute.", ok=False)])
+        finally:
+            self._work.discard(task)
+        self._kick_outbox()
+
+    async def _on_other_event(self) -> None:
+        return None  # subscribed by mistake or new: acked, so Slack does not retry it
+
+    def _handle(self, key: str | None, event: Event) -> list[Answer] | None:
+        """Runs in a worker thread: claim the event once, then apply it (None: seen before)."""
+        if key and not self.engine.claim_event(SLACK, key):
+            log.info("slack: dropped a repeated delivery of %s", key)
+            return None
+        return self.engine.handle(event)
+
+    async def _tell(self, event: Event | None, answers: list[Answer]) -> None:
+        """Answers to a thread reply go back to its author only, in the thread."""
+        if not answers or not isinstance(event, (Reply, ReplyEdited)) or event.actor is None:
+            return
+        try:
+            await self.client.chat_postEphemeral(channel=event.place.channel, user=event.actor.user_id,
+                                                 thread_ts=event.place.thread,
+                                                 text=_answer_payload(answers)["text"])
+        except SlackApiError as error:
+            log.warning("could not answer %s: %s", event.actor.user_id, error.response.get("error"))
+
+    # -- outbox ----------------------------------------------------------------------------------
+
+    def _kick_outbox(self) -> None:
+        """Deliver what the engine queued; calls that arrive while a delivery runs share the next one."""
+        self._outbox_again = True
+        if self._outbox_task is None or self._outbox_task.done():
+            self._outbox_task = asyncio.ensure_future(self._drain_outbox())
+
+    async def _drain_outbox(self) -> None:
+        while self._outbox_again:
+            self._outbox_again = False
+            try:
+                await self.runtime.dispatcher.deliver_due()
+            except Exception:
+                log.exception("delivering the outbox failed")
+
+
+def create(runtime, **options) -> SlackAdapter:
+    return SlackAdapter(runtime, **options)
