@@ -130,7 +130,11 @@ class MeetingEngine:
         with session_scope(db) as session:
             for series in config.series:
                 if session.get(SeriesRecord, series.id) is None:
-                    session.add(SeriesRecord(id=series.id, name=series.name))
+                    try:
+                        with session.begin_nested():  # another process may add it at the same time
+                            session.add(SeriesRecord(id=series.id, name=series.name))
+                    except IntegrityError:
+                        pass
 
     # -- entry points ---------------------------------------------------------------------------
 
@@ -264,7 +268,8 @@ class MeetingEngine:
             try:
                 with session.begin_nested():
                     session.add(identity)
-            except IntegrityError:
+            except IntegrityError:  # the same account seen by another process just now
+                session.delete(person)
                 return self.person(session, actor)
             return person
         if actor.name and identity.name != actor.name:
