@@ -1,0 +1,1 @@
+"""The Discord adapter: discord.py around the core, registered as the `discord` entry point."""

@@ -1,0 +1,474 @@
+"""The Discord adapter: gateway events through the core in order, the outbox's posts out through
+discord.py, and the application command tree synced only when its definition changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import io
+import logging
+import re
+from collections.abc import Iterator, Sequence
+
+import discord
+import discord.gateway
+import discord.http
+import yarl
+from sqlalchemy.exc import IntegrityError
+
+from adapters.discord import translate
+from adapters.discord.render import render
+from chatbot import store
+from chatbot.commands import UsageError
+from chatbot.events import DISCORD, Actor, Answer, Delivered, Event, Place, Post
+
+log = logging.getLogger(__name__)
+
+# Exactly what the bot does: read its channels and threads, post, open threads from its posts,
+# attach the notes file, and look back through recent history before re-posting after a crash.
+PERMISSIONS = discord.Permissions(
+    view_channel=True,
+    send_messages=True,
+    send_messages_in_threads=True,
+    create_public_threads=True,
+    attach_files=True,
+    read_message_history=True,
+)
+SCOPES = ("bot", "applications.commands")
+TREE_KEY = "discord.command_tree_hash"
+NO_PINGS = discord.AllowedMentions.none()
+THREAD_ARCHIVE_MINUTES = 10080  # a week: the call for updates goes out days before the meeting
+BATCH = 256
+THREAD_EXISTS = 160004
+_API_VERSION = re.compile(r"/api/v\d+$")
+
+
+def intents() -> discord.Intents:
+    """Guilds and guild messages, plus message content: the one privileged intent, needed to
+    read the updates people reply with in the bot's threads."""
+    wanted = discord.Intents.none()
+    wanted.guilds = True
+    wanted.guild_messages = True
+    wanted.message_content = True
+    return wanted
+
+
+def api_base(url: str) -> str:
+    """DISCORD_API_URL with or without the `/api/v10` suffix discord.py's routes expect."""
+    url = url.rstrip("/")
+    return url if _API_VERSION.search(url) else f"{url}/api/v10"
+
+
+@contextlib.contextmanager
+def pointed_at(settings) -> Iterator[None]:
+    """discord.py's REST base and gateway address from the settings, restored afterwards."""
+    old_base = discord.http.Route.BASE
+    old_gateway = discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+    if settings.discord_api_url:
+        discord.http.Route.BASE = api_base(settings.discord_api_url)
+    if settings.discord_gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+    try:
+        yield
+    finally:
+        discord.http.Route.BASE = old_base
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = old_gateway
+
+
+def invite_url(application_id: int) -> str:
+    return (f"https://discord.com/oauth2/authorize?client_id={application_id}"
+            f"&permissions={PERMISSIONS.value}&integration_type=0&scope={'+'.join(SCOPES)}")
+
+
+def nonce_for(*parts: object) -> str:
+    """A stable nonce (Discord allows 25 characters) so that a resend is answered with the
+    message already created instead of a second one."""
+    return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:24]
+
+
+async def sync_commands(client: discord.Client, db, *, guild_id: int | None = None,
+                        force: bool = True) -> bool:
+    """Overwrite the application commands with the tree built from the command table.
+
+    Unless forced, nothing is sent when the stored hash says this tree was already synced for
+    this application: syncing on every start gets bots rate-limited.
+    """
+    tree = translate.command_tree()
+    application_id = client.application_id
+    digest = translate.tree_hash(application_id, tree)
+    key = TREE_KEY if guild_id is None else f"{TREE_KEY}:guild:{guild_id}"
+
+    def stored() -> str | None:
+        with store.session_scope(db) as session:
+            return store.get_value(session, key=key)
+
+    def remember() -> None:
+        with store.session_scope(db) as session:
+            store.put_value(session, key=key, value=digest)
+
+    if not force and await asyncio.to_thread(stored) == digest:
+        log.info("discord command tree unchanged; not syncing")
+        return False
+    if guild_id is None:
+        await client.http.bulk_upsert_global_commands(application_id, tree)
+    else:
+        await client.http.bulk_upsert_guild_commands(application_id, guild_id, tree)
+    await asyncio.to_thread(remember)
+    log.info("discord command tree synced (%s commands, %s)", len(tree),
+             "global" if guild_id is None else f"guild {guild_id}")
+    return True
+
+
+class DiscordDelivery:
+    """Posts from the outbox; any failure raises so the outbox keeps the row for a retry."""
+
+    def __init__(self, client: discord.Client) -> None:
+        self.client = client
+
+    async def post(self, post: Post) -> Delivered:
+        if self.client.user is None:
+            raise RuntimeError("the Discord client is not logged in yet")
+        chunks = render(post.text)
+        if not chunks and post.attachment is None:
+            raise ValueError(f"post {post.key} has nothing to send")
+        channel = self.client.get_partial_messageable(int(post.thread_of or post.channel))
+        if post.edit_of:
+            ids = await self._edit(channel, post, chunks)
+        else:
+            ids = await self._already_sent(channel, chunks) if post.maybe_sent else []
+            ids += await self._send(channel, post, chunks, start=len(ids))
+            if post.opens_thread and not post.thread_of:
+                await self._open_thread(channel.id, ids[0], post.opens_thread)
+        return Delivered(str(ids[0]), tuple(str(i) for i in ids[1:]))
+
+    def _file(self, post: Post) -> discord.File | None:
+        if post.attachment is None:
+            return None
+        data = io.BytesIO(post.attachment.content.encode("utf-8"))
+        return discord.File(data, filename=post.attachment.filename)
+
+    async def _send(self, channel, post: Post, chunks: Sequence[str], *, start: int = 0) -> list[int]:
+        parts = list(chunks) or [""]
+        return [await self._send_part(channel, post, parts[i], last=i == len(parts) - 1,
+                                      nonce=nonce_for(post.key, i))
+                for i in range(start, len(parts))]
+
+    async def _send_part(self, channel, post: Post, part: str, *, last: bool, nonce: str) -> int:
+        """One message; the notes file rides on the last part, under the summary."""
+        message = await channel.send(part or None, file=self._file(post) if last else None,
+                                     allowed_mentions=NO_PINGS, nonce=nonce)
+        return message.id
+
+    async def _edit(self, channel, post: Post, chunks: Sequence[str]) -> list[int]:
+        """Replace an earlier post in place; a digest that grew or shrank gains or loses parts."""
+        existing = [int(post.edit_of), *(int(i) for i in post.extra_ids)]
+        parts = list(chunks) or [""]
+        ids: list[int] = []
+        for index, part in enumerate(parts):
+            last = index == len(parts) - 1
+            if index < len(existing):
+                attachments = [self._file(post)] if last and post.attachment else []
+                try:
+                    message = await channel.get_partial_message(existing[index]).edit(
+                        content=part or None, attachments=attachments, allowed_mentions=NO_PINGS)
+                    ids.append(message.id)
+                    continue
+                except discord.NotFound:  # someone deleted that part: post it again
+                    pass
+            # The content is part of the nonce: a part sent by an earlier edit is not a resend.
+            ids.append(await self._send_part(channel, post, part, last=last,
+                                             nonce=nonce_for(post.key, index, part)))
+        for surplus in existing[len(parts):]:
+            with contextlib.suppress(discord.NotFound):
+                await channel.get_partial_message(surplus).delete()
+        return ids
+
+    async def _already_sent(self, channel, chunks: Sequence[str]) -> list[int]:
+        """The parts of this post an earlier, interrupted attempt got out, found in recent history."""
+        if not chunks:
+            return []
+        me = self.client.user.id
+        mine = [m async for m in channel.history(limit=50) if m.author.id == me][::-1]
+        for index, message in enumerate(mine):
+            if message.content == chunks[0]:
+                ids = [message.id]
+                for part, following in zip(chunks[1:], mine[index + 1:]):
+                    if following.content != part:
+                        break
+                    ids.append(following.id)
+                return ids
+        return []
+
+    async def _open_thread(self, channel_id: int, message_id: int, title: str) -> None:
+        try:
+            await self.client.http.start_thread_with_message(
+                channel_id, message_id, name=title.strip()[:100] or "Replies",
+                auto_archive_duration=THREAD_ARCHIVE_MINUTES)
+        except discord.HTTPException as error:
+            if error.code != THREAD_EXISTS:  # an earlier attempt opened it already
+                raise
+
+
+class DiscordAdapter:
+    """Feeds Discord events to the engine one at a time, in the order the gateway sent them."""
+
+    platform = DISCORD
+
+    def __init__(self, runtime, **client_options) -> None:
+        self.runtime = runtime
+        self.engine = runtime.engine
+        self.settings = runtime.settings
+        options = dict(intents=intents(), max_messages=None, chunk_guilds_at_startup=False,
+                       allowed_mentions=NO_PINGS, max_ratelimit_timeout=60.0)
+        options.update(client_options)
+        self.client = discord.Client(**options)
+        self.delivery = DiscordDelivery(self.client)
+        self.ready = asyncio.Event()
+        self.handled = 0  # events the engine has applied, for benchmarks and operators
+        self._channels = {str(c) for s in runtime.config.series if s.discord is not None
+                          for c in (s.discord.channel, s.discord.digest_channel) if c}
+        self._queue: asyncio.Queue | None = None
+        self._due: asyncio.Event | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._redirect: contextlib.ExitStack | None = None
+        for handler in (self.on_ready, self.on_message, self.on_raw_message_edit,
+                        self.on_raw_message_delete, self.on_raw_bulk_message_delete,
+                        self.on_interaction):
+            self.client.event(handler)
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        token = self.settings.discord_token
+        if token is None:
+            raise RuntimeError("DISCORD_TOKEN is not set")
+        self._redirect = contextlib.ExitStack()
+        self._redirect.enter_context(pointed_at(self.settings))
+        self._queue, self._due = asyncio.Queue(), asyncio.Event()
+        await self.client.login(token.get_secret_value())
+        await sync_commands(self.client, self.runtime.db, force=False)
+        self._tasks = [asyncio.create_task(self._work(), name="discord-events"),
+                       asyncio.create_task(self._deliver(), name="discord-outbox")]
+        await self.client.connect(reconnect=True)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        if self._queue is not None:
+            while not self._queue.empty():
+                _, future = self._queue.get_nowait()
+                future.cancel()
+        if not self.client.is_closed():
+            await self.client.close()
+        if self._redirect is not None:
+            self._redirect.close()
+            self._redirect = None
+
+    def kick(self) -> None:
+        """Ask for the due outbox rows to be delivered (coalesced while a delivery runs)."""
+        if self._due is not None:
+            self._due.set()
+
+    # -- the ordered event queue ------------------------------------------------------------------
+
+    async def submit(self, event: Event) -> list[Answer]:
+        """Apply an event after every event received before it; its answers come back."""
+        future = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((event, future))
+        return await future
+
+    async def _work(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            results = await asyncio.to_thread(self._apply, [event for event, _ in batch])
+            self.handled += len(batch)
+            for (_, future), answers in zip(batch, results):
+                if not future.done():
+                    future.set_result(answers)
+            self.kick()
+
+    def _apply(self, events: list[Event]) -> list[list[Answer]]:
+        results = []
+        for event in events:
+            try:
+                results.append(self.engine.handle(event))
+            except IntegrityError:  # the same message delivered twice: it is stored already
+                log.info("discord: %s %s was already applied", type(event).__name__,
+                         getattr(event, "message_id", ""))
+                results.append([])
+            except Exception:
+                log.exception("discord: %s failed", type(event).__name__)
+                results.append([Answer("Something went wrong on our side and nothing was saved; "
+                                       "please try again in a minute.", ok=False)])
+        return results
+
+    async def _deliver(self) -> None:
+        while True:
+            await self._due.wait()
+            self._due.clear()
+            try:
+                while await self.runtime.dispatcher.deliver_due() >= 500:
+                    pass
+            except Exception:
+                log.exception("discord: delivering the outbox failed")
+
+    # -- gateway events ---------------------------------------------------------------------------
+
+    async def on_ready(self) -> None:
+        log.info("discord: connected as %s to %s guilds", self.client.user, len(self.client.guilds))
+        self.ready.set()
+        self.kick()
+
+    def _ours(self, channel) -> bool:
+        """A thread the bot opened under one of the configured channels."""
+        return (isinstance(channel, discord.Thread) and str(channel.parent_id) in self._channels
+                and channel.owner_id == self.client.user.id)
+
+    def _maybe_ours(self, channel_id: int) -> tuple[bool, int | None]:
+        """For raw events: skip channels known not to be ours; unknown ones may be archived threads."""
+        channel = self.client.get_channel(channel_id)
+        if channel is None:
+            return True, None
+        return self._ours(channel), getattr(channel, "parent_id", None)
+
+    async def on_message(self, message: discord.Message) -> None:
+        if message.author.bot or message.webhook_id is not None:
+            return
+        if not self._ours(message.channel) or message.type not in (discord.MessageType.default,
+                                                                   discord.MessageType.reply):
+            return
+        content = "\n".join([message.content, *(a.url for a in message.attachments)]).strip()
+        reply = translate.to_reply(
+            author_id=message.author.id, author_name=message.author.display_name,
+            parent_id=message.channel.parent_id, thread_id=message.channel.id, message_id=message.id,
+            content=content, **_mention_names(message))
+        await self._tell(message.channel.id, message.id, await self.submit(reply))
+
+    async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        data = payload.data
+        if "content" not in data or data.get("edited_timestamp") is None:
+            return  # a link preview or a flag changed: not a person's edit
+        message = payload.message
+        if message.author.bot or message.webhook_id is not None:
+            return
+        ours, parent_id = self._maybe_ours(payload.channel_id)
+        if not ours:
+            return
+        content = "\n".join([message.content, *(a.url for a in message.attachments)]).strip()
+        edit = translate.to_edit(
+            author_id=message.author.id, author_name=message.author.display_name, parent_id=parent_id,
+            thread_id=payload.channel_id, message_id=payload.message_id, content=content,
+            **_mention_names(message))
+        await self._tell(payload.channel_id, payload.message_id, await self.submit(edit))
+
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        ours, parent_id = self._maybe_ours(payload.channel_id)
+        if ours:
+            await self.submit(translate.to_delete(parent_id=parent_id, thread_id=payload.channel_id,
+                                                  message_id=payload.message_id))
+
+    async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
+        ours, parent_id = self._maybe_ours(payload.channel_id)
+        if ours:
+            for message_id in sorted(payload.message_ids):
+                await self.submit(translate.to_delete(parent_id=parent_id, thread_id=payload.channel_id,
+                                                      message_id=message_id))
+
+    async def _tell(self, channel_id: int, message_id: int, answers: list[Answer]) -> None:
+        """A reply that could not be used is answered in its thread, never dropped silently."""
+        for answer in answers:
+            if answer.ok and not answer.public:
+                continue  # thread replies are confirmed by the notes, not by chatter
+            channel = self.client.get_partial_messageable(channel_id)
+            reference = discord.MessageReference(message_id=message_id, channel_id=channel_id,
+                                                 fail_if_not_exists=False)
+            try:
+                for index, part in enumerate(render(_marked(answer))):
+                    await channel.send(part, allowed_mentions=NO_PINGS,
+                                       reference=reference if index == 0 else None)
+            except discord.HTTPException as error:
+                log.warning("discord: could not answer message %s: %s", message_id, error)
+
+    # -- application commands ---------------------------------------------------------------------
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        if interaction.type is not discord.InteractionType.application_command:
+            return
+        name = (interaction.data or {}).get("name", "?")
+        try:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+        except discord.HTTPException as error:
+            log.warning("discord: /%s could not be acknowledged in time: %s", name, error)
+            return
+        try:
+            call = translate.to_call(interaction.data, actor=self._actor(interaction.user),
+                                     place=self._place(interaction),
+                                     names=await self._names(interaction))
+        except UsageError as error:
+            answers = [Answer(str(error), ok=False)]
+        else:
+            answers = await self.submit(call)
+        log.info("discord: /%s by %s in %s: %s", name, interaction.user.id, interaction.channel_id,
+                 "ok" if all(a.ok for a in answers) else "refused")
+        await self._answer(interaction, answers)
+
+    @staticmethod
+    def _actor(user: discord.abc.User) -> Actor:
+        return Actor(DISCORD, str(user.id), user.display_name)
+
+    @staticmethod
+    def _place(interaction: discord.Interaction) -> Place:
+        channel = interaction.channel
+        if isinstance(channel, discord.Thread):
+            return Place(DISCORD, str(channel.parent_id), str(channel.id))
+        return Place(DISCORD, str(interaction.channel_id), None)
+
+    async def _names(self, interaction: discord.Interaction) -> dict[str, str]:
+        """Names for users written as mentions inside text options (Discord resolves only user options)."""
+        names = {}
+        for uid in translate.mentioned_ids(interaction.data or {}):
+            member = interaction.guild.get_member(int(uid)) if interaction.guild else None
+            if member is None and interaction.guild is not None:
+                with contextlib.suppress(discord.HTTPException):
+                    member = await interaction.guild.fetch_member(int(uid))
+            if member is not None:
+                names[uid] = member.display_name
+        return names
+
+    async def _answer(self, interaction: discord.Interaction, answers: list[Answer]) -> None:
+        private = [part for a in answers if not a.public for part in render(_marked(a))] or ["Done."]
+        public = [part for a in answers if a.public for part in render(_marked(a))]
+        try:
+            await interaction.edit_original_response(content=private[0], allowed_mentions=NO_PINGS)
+            for part in private[1:]:
+                await interaction.followup.send(part, ephemeral=True, allowed_mentions=NO_PINGS)
+            for part in public:
+                await interaction.followup.send(part, allowed_mentions=NO_PINGS)
+        except discord.HTTPException as error:
+            log.warning("discord: could not answer interaction %s: %s", interaction.id, error)
+
+
+def _marked(answer: Answer) -> str:
+    return answer.text if answer.ok else f"⚠️ {answer.text}"
+
+
+def _mention_names(message: discord.Message) -> dict:
+    return dict(
+        users={str(u.id): u.display_name for u in message.mentions},
+        roles={str(r.id): r.name for r in message.role_mentions},
+        channels={str(c.id): c.name for c in message.channel_mentions
+                  if isinstance(c, discord.abc.GuildChannel)},
+    )
+
+
+def create(runtime, **client_options) -> DiscordAdapter:
+    return DiscordAdapter(runtime, **client_options)
+

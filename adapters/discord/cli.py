@@ -1,0 +1,68 @@
+"""`chatbot discord-invite` and `chatbot discord-sync`, added to the command line by entry point."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+from typing import Annotated, Optional
+
+import typer
+
+from adapters.discord import bot
+from chatbot.cli import ConfigOption, fail, runtime_or_exit, settings_or_exit
+
+
+def application_id_from_token(token: str) -> int | None:
+    """A bot token starts with its user id in base64, and a bot's user id is its application id."""
+    head = token.split(".", 1)[0]
+    try:
+        text = base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def register(cli: typer.Typer) -> None:
+    @cli.command("discord-invite")
+    def invite(application_id: Annotated[Optional[int], typer.Option(
+            "--application-id", help="the Discord application id (default: read from DISCORD_TOKEN)")] = None):
+        """Print the URL that adds the bot to a server, with exactly the permissions it uses."""
+        if application_id is None:
+            settings = settings_or_exit()
+            token = settings.discord_token
+            application_id = application_id_from_token(token.get_secret_value()) if token else None
+            if application_id is None:
+                fail("set DISCORD_TOKEN or pass --application-id (the Application ID on the "
+                     "Discord developer portal's General Information page)")
+        names = ", ".join(name.replace("_", " ") for name, value in bot.PERMISSIONS if value)
+        typer.echo(f"Permissions: {names}; scopes: {', '.join(bot.SCOPES)}.", err=True)
+        typer.echo(bot.invite_url(application_id))
+
+    @cli.command("discord-sync")
+    def sync(config: ConfigOption = None,
+             guild: Annotated[Optional[int], typer.Option(
+                 "--guild", help="sync to this server only (appears at once; for testing)")] = None):
+        """Register the slash commands with Discord now (the bot also does it when they change)."""
+        settings = settings_or_exit(config)
+        if settings.discord_token is None:
+            fail("DISCORD_TOKEN is not set")
+        runtime = runtime_or_exit(settings, ["discord"])
+        try:
+            asyncio.run(_sync(runtime, guild))
+        except Exception as error:  # discord.HTTPException, LoginFailure: say what Discord said
+            fail(f"syncing the commands failed: {error}")
+        where = f"server {guild}" if guild is not None else "every server (global)"
+        typer.echo(f"Synced {len(bot.translate.command_tree())} slash commands to {where}.")
+
+
+async def _sync(runtime, guild_id: int | None) -> None:
+    import discord
+
+    with bot.pointed_at(runtime.settings):
+        client = discord.Client(intents=discord.Intents.none())
+        try:
+            await client.login(runtime.settings.discord_token.get_secret_value())
+            await bot.sync_commands(client, runtime.db, guild_id=guild_id, force=True)
+        finally:
+            await client.close()
