@@ -102,12 +102,12 @@ class Bot:
             return session.exec(select(func.count()).select_from(model)).one()
 
 
-async def start_bot(fake: FakeSlack, tmp_path, mode: str, config: str = SERIES) -> Bot:
+async def start_bot(fake: FakeSlack, tmp_path, mode: str, config: str = SERIES, **options) -> Bot:
     credentials = ({"slack_app_token": fake.app_token} if mode == "socket"
                    else {"slack_signing_secret": fake.signing_secret})
     settings = load_settings(database_url=f"sqlite:///{tmp_path}/bot.db", archive_dir=tmp_path / "archive",
                              slack_bot_token=fake.bot_token, slack_api_url=fake.base_url, **credentials)
-    runtime = build_runtime(settings, ["slack"], config=parse_config(config))
+    runtime = build_runtime(settings, ["slack"], config=parse_config(config), **options)
     adapter = create(runtime, host="127.0.0.1", port=0)
     runtime.dispatcher.deliveries[adapter.platform] = adapter.delivery
     await adapter.start()
