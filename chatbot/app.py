@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from sqlalchemy import Engine
 from chatbot import store
 from chatbot.engine import MeetingEngine, utcnow
 from chatbot.outbox import Delivery, Dispatcher
+from chatbot.scheduler import ScaledClock, Scheduler, locks_for
 from chatbot.series import Config, example_config, load_config
 from chatbot.settings import Settings
 
@@ -37,6 +39,10 @@ class Adapter(Protocol):
     async def close(self) -> None: ...
 
 
+class StartupError(RuntimeError):
+    """An adapter cannot start (missing or refused credentials); the message names the setting."""
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -46,6 +52,7 @@ class Runtime:
     dispatcher: Dispatcher
     clock: Callable[[], datetime]
     using_example: bool = False
+    scheduler: Scheduler | None = None
 
 
 def load_series(path: Path) -> tuple[Config, bool]:
@@ -60,12 +67,18 @@ def build_runtime(settings: Settings, platforms: list[str], *,
     using_example = False
     if config is None:
         config, using_example = load_series(settings.config_path)
+    if settings.clock_start is not None and clock is utcnow:
+        clock = ScaledClock(settings.clock_start, settings.clock_speed,
+                            **({"origin": settings.clock_origin} if settings.clock_origin else {}))
     db = store.create_db_engine(settings.database_url)
     store.upgrade(db)
     engine = MeetingEngine(db, config, platforms=platforms, clock=clock,
                            archive_dir=settings.archive_dir)
-    dispatcher = Dispatcher(engine, {}, clock=clock)
-    return Runtime(settings, config, db, engine, dispatcher, clock, using_example)
+    worker = str(secrets.randbelow(2**31 - 2) + 1)  # names this process's claims on outbox rows
+    dispatcher = Dispatcher(engine, {}, clock=clock, worker=worker)
+    scheduler = Scheduler(engine, dispatcher, clock=clock, poll=settings.scheduler_poll,
+                          locks=lambda: locks_for(db, worker))
+    return Runtime(settings, config, db, engine, dispatcher, clock, using_example, scheduler)
 
 
 def adapter_factory(name: str):
@@ -106,3 +119,4 @@ def configure_logging(level: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))

@@ -81,15 +81,25 @@ def run(config: ConfigOption = None,
     if series is not None:
         series_or_exit(runtime, series)
     options = {"series_id": series, "speaker": speaker} if platforms == ["terminal"] else {}
-    asyncio.run(_run(runtime, platforms, options))
+    try:
+        asyncio.run(_run(runtime, platforms, options))
+    except composition.StartupError as error:
+        fail(str(error))
 
 
 async def _run(runtime, platforms, options) -> None:
     adapters = [composition.adapter_factory(p)(runtime, **options) for p in platforms]
     runtime.dispatcher.deliveries.update({a.platform: a.delivery for a in adapters})
+    # A piped terminal session is a script that ends at EOF: scheduled posts would interleave
+    # with its output, so only a person at a terminal gets them.
+    scheduler = runtime.scheduler if platforms != ["terminal"] or sys.stdin.isatty() else None
+    if scheduler is not None:
+        await scheduler.start()
     try:
         await asyncio.gather(*(a.run() for a in adapters))
     finally:
+        if scheduler is not None:
+            await scheduler.stop()
         for adapter in adapters:
             await adapter.close()
 
@@ -141,6 +151,21 @@ def demo():
             runtime, input=io.StringIO(DEMO_SCRIPT), output=sys.stdout)
         runtime.dispatcher.deliveries["terminal"] = adapter.delivery
         asyncio.run(adapter.run())
+
+
+@cli.command()
+def schedule(series: Annotated[Optional[str], typer.Argument(help="a series id (default: every series)")] = None,
+             config: ConfigOption = None,
+             meetings: Annotated[int, typer.Option(min=1, help="how many meetings ahead")] = 3):
+    """Print the upcoming sends with their times in UTC and in the series' zone."""
+    from chatbot.scheduler import format_upcoming, upcoming
+
+    settings = settings_or_exit(config)
+    runtime = runtime_or_exit(settings, composition.platforms_for(settings))
+    chosen = [series_or_exit(runtime, series)] if series else list(runtime.config.series)
+    now = runtime.clock()
+    typer.echo("\n\n".join(format_upcoming(s, upcoming(runtime.engine, s, now, meetings=meetings))
+                            for s in chosen))
 
 
 @cli.command()
