@@ -22,6 +22,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import render, translate
+from chatbot.app import StartupError
 from chatbot.commands import GROUPS
 from chatbot.events import SLACK, Answer, Delivered, Event, Post, Reply, ReplyEdited
 
@@ -35,7 +36,7 @@ _REFUSED = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "
             "not_allowed_token_type", "missing_scope"}
 
 
-class SlackSetupError(RuntimeError):
+class SlackSetupError(StartupError):
     """Missing, inconsistent or refused Slack credentials; the message names the variable."""
 
 
