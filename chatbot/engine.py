@@ -946,6 +946,11 @@ class MeetingEngine:
             ).first()
             return found.message_id if found else None
 
+    def knows_post(self, platform: str, message_id: str) -> bool:
+        """Whether a post with this platform id is recorded, so that replies under it are read."""
+        with session_scope(self.db) as session:
+            return self._thread_post(session, Place(platform, "", message_id)) is not None
+
     # -- what the outbox posts -------------------------------------------------------------------
 
     def render_post(self, session: Session, row: Outbox) -> Post:
