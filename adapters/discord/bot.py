@@ -10,6 +10,7 @@ import hashlib
 import io
 import logging
 import re
+import time
 from collections.abc import Iterator, Sequence
 
 import discord
@@ -22,7 +23,18 @@ from adapters.discord import translate
 from adapters.discord.render import render
 from chatbot import store
 from chatbot.commands import UsageError
-from chatbot.events import DISCORD, Actor, Answer, Delivered, Event, Place, Post
+from chatbot.events import (
+    DISCORD,
+    Actor,
+    Answer,
+    Delivered,
+    Event,
+    Place,
+    Post,
+    Reply,
+    ReplyDeleted,
+    ReplyEdited,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +53,7 @@ TREE_KEY = "discord.command_tree_hash"
 NO_PINGS = discord.AllowedMentions.none()
 THREAD_ARCHIVE_MINUTES = 10080  # a week: the call for updates goes out days before the meeting
 BATCH = 256
+RECORD_WAIT = 30.0  # seconds to wait for the outbox to record a post whose thread has replies
 THREAD_EXISTS = 160004
 _API_VERSION = re.compile(r"/api/v\d+$")
 
@@ -126,6 +139,8 @@ class DiscordDelivery:
 
     def __init__(self, client: discord.Client) -> None:
         self.client = client
+        # Threads opened by this process whose posts the outbox may not have recorded yet.
+        self.opened: dict[int, float] = {}
 
     async def post(self, post: Post) -> Delivered:
         if self.client.user is None:
@@ -209,6 +224,7 @@ class DiscordDelivery:
         except discord.HTTPException as error:
             if error.code != THREAD_EXISTS:  # an earlier attempt opened it already
                 raise
+        self.opened[message_id] = time.monotonic()
 
 
 class DiscordAdapter:
@@ -288,6 +304,7 @@ class DiscordAdapter:
             batch = [await self._queue.get()]
             while len(batch) < BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+            await self._recorded([event for event, _ in batch])
             results = await asyncio.to_thread(self._apply, [event for event, _ in batch])
             self.handled += len(batch)
             for (_, future), answers in zip(batch, results):
@@ -295,11 +312,28 @@ class DiscordAdapter:
                     future.set_result(answers)
             self.kick()
 
+    async def _recorded(self, events: list[Event]) -> None:
+        """Replies can arrive in a thread we just opened before the outbox has recorded the post
+        it was opened from; the engine would not know the thread, so wait for the record."""
+        opened = self.delivery.opened
+        threads = {int(e.place.thread) for e in events if isinstance(e, (Reply, ReplyEdited, ReplyDeleted))
+                   and e.place.thread and int(e.place.thread) in opened}
+        for thread in threads:
+            delay, deadline = 0.005, time.monotonic() + RECORD_WAIT
+            while not await asyncio.to_thread(self.engine.knows_post, DISCORD, str(thread)):
+                if time.monotonic() > deadline:
+                    log.warning("discord: the post that opened thread %s is still not recorded", thread)
+                    break
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.25)
+            opened.pop(thread, None)
+
     def _apply(self, events: list[Event]) -> list[list[Answer]]:
         results = []
         for event in events:
             try:
                 results.append(self.engine.handle(event))
+
             except IntegrityError:  # the same message delivered twice: it is stored already
                 log.info("discord: %s %s was already applied", type(event).__name__,
                          getattr(event, "message_id", ""))
