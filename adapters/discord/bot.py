@@ -444,8 +444,7 @@ class DiscordAdapter:
             return
         try:
             call = translate.to_call(interaction.data, actor=self._actor(interaction.user),
-                                     place=self._place(interaction),
-                                     names=await self._names(interaction))
+                                     place=self._place(interaction), **await self._names(interaction))
         except UsageError as error:
             answers = [Answer(str(error), ok=False)]
         else:
@@ -465,17 +464,26 @@ class DiscordAdapter:
             return Place(DISCORD, str(channel.parent_id), str(channel.id))
         return Place(DISCORD, str(interaction.channel_id), None)
 
-    async def _names(self, interaction: discord.Interaction) -> dict[str, str]:
-        """Names for users written as mentions inside text options (Discord resolves only user options)."""
-        names = {}
-        for uid in translate.mentioned_ids(interaction.data or {}):
-            member = interaction.guild.get_member(int(uid)) if interaction.guild else None
-            if member is None and interaction.guild is not None:
+    async def _names(self, interaction: discord.Interaction) -> dict[str, dict[str, str]]:
+        """Names for mentions typed inside text options (Discord resolves only user options)."""
+        users, roles, channels = translate.mentioned(interaction.data or {})
+        guild = interaction.guild
+        found: dict[str, dict[str, str]] = {"names": {}, "roles": {}, "channels": {}}
+        if guild is None:
+            return found
+        for uid in users:
+            member = guild.get_member(int(uid))
+            if member is None:
                 with contextlib.suppress(discord.HTTPException):
-                    member = await interaction.guild.fetch_member(int(uid))
+                    member = await guild.fetch_member(int(uid))
             if member is not None:
-                names[uid] = member.display_name
-        return names
+                found["names"][uid] = member.display_name
+        lookups = (("roles", roles, guild.get_role), ("channels", channels, guild.get_channel_or_thread))
+        for kind, ids, lookup in lookups:
+            for each in ids:
+                if (thing := lookup(int(each))) is not None:
+                    found[kind][each] = thing.name
+        return found
 
     async def _answer(self, interaction: discord.Interaction, answers: list[Answer]) -> None:
         private = [part for a in answers if not a.public for part in render(_marked(a))] or ["Done."]

@@ -121,11 +121,12 @@ def _leaf(data: Mapping[str, Any]) -> tuple[str, list[dict]]:
     return "", options
 
 
-def mentioned_ids(data: Mapping[str, Any]) -> set[str]:
-    """User ids written as mentions inside an interaction's text options."""
+def mentioned(data: Mapping[str, Any]) -> tuple[set[str], set[str], set[str]]:
+    """User, role and channel ids written as mentions inside an interaction's text options."""
     _, options = _leaf(data)
-    return {uid for o in options if o.get("type") == STRING
-            for uid in _USER_MENTION.findall(str(o.get("value", "")))}
+    texts = [str(o.get("value", "")) for o in options if o.get("type") == STRING]
+    return tuple({i for text in texts for i in pattern.findall(text)}
+                 for pattern in (_USER_MENTION, _ROLE_MENTION, _CHANNEL_MENTION))
 
 
 def free_text(text: str, users: Mapping[str, str], roles: Mapping[str, str] = MappingProxyType({}),
@@ -138,7 +139,9 @@ def free_text(text: str, users: Mapping[str, str], roles: Mapping[str, str] = Ma
 
 
 def to_call(data: Mapping[str, Any], *, actor: Actor, place: Place,
-            names: Mapping[str, str] = MappingProxyType({})) -> CommandCall:
+            names: Mapping[str, str] = MappingProxyType({}),
+            roles: Mapping[str, str] = MappingProxyType({}),
+            channels: Mapping[str, str] = MappingProxyType({})) -> CommandCall:
     """An application command's options as the text the core grammar reads after `/<group>`."""
     group = str(data.get("name", ""))
     name, options = _leaf(data)
@@ -163,7 +166,7 @@ def to_call(data: Mapping[str, Any], *, actor: Actor, place: Place,
                 mentioned[uid] = known.get(uid, "")
                 words.append(f"<@{uid}>" if param.required else f"for <@{uid}>")
         elif param.kind == "text":
-            words.append(free_text(str(values.get(param.name) or ""), known))
+            words.append(free_text(str(values.get(param.name) or ""), known, roles, channels))
         elif param.kind == "profile":
             words.append(_profile_text(values))
     return CommandCall(actor, place, group, " ".join(w for w in words if w),
