@@ -20,6 +20,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     async_default_handlers,
 )
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.exc import IntegrityError
 
 from adapters.slack import render, translate
 from chatbot.app import StartupError
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 # Slack wants an answer to a slash command within 3 s; past this the answer follows via response_url.
 ACK_BUDGET = 2.0
 NAME_TIMEOUT = 1.0
+RECORD_WAIT = 60.0  # seconds after a post a reply under it may wait for the outbox to record it
 METADATA_TYPE = "chatbot_post"
 _REFUSED = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
             "not_allowed_token_type", "missing_scope"}
@@ -51,6 +53,8 @@ class SlackDelivery:
         self.client = client
         # Steps of a post that already went out when a later step failed: key -> message ts.
         self._done: OrderedDict[str, str] = OrderedDict()
+        # Threads opened by this process whose posts the outbox may not have recorded yet.
+        self.opened: OrderedDict[str, float] = OrderedDict()
 
     async def post(self, post: Post) -> Delivered:
         messages = render.render(post)
@@ -61,6 +65,10 @@ class SlackDelivery:
                                    comment="Updated notes, with the changes made since the digest.")
             return Delivered(post.edit_of, extras)
         first = await self._send(post, messages[0], post.key, post.thread_of)
+        if post.opens_thread:
+            self.opened[first] = time.monotonic()
+            while len(self.opened) > 1000:
+                self.opened.popitem(last=False)
         extras = [await self._send(post, message, f"{post.key}#{n}", first)
                   for n, message in enumerate(messages[1:], 2)]
         if post.attachment is not None and not await self._file_done(post, first):
@@ -265,13 +273,14 @@ class SlackAdapter:
         self._socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
         self._closed = asyncio.Event()
+        self.bot_user_id = ""
 
     # -- lifecycle -------------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Check the credentials with Slack, then connect (Socket Mode) or listen (HTTP)."""
         try:
-            await self.client.auth_test()
+            self.bot_user_id = (await self.client.auth_test())["user_id"]
         except SlackApiError as error:
             code = error.response.get("error")
             if code in _REFUSED:
@@ -361,6 +370,8 @@ class SlackAdapter:
             core_event = translate.to_event(event, names)
             log.info("slack %s %s in %s", type(core_event).__name__, core_event.message_id,
                      core_event.place.channel)
+            if self._maybe_unrecorded(event, core_event.place.thread):
+                await self._recorded(core_event.place.thread)
             answers = await self._locks.run(
                 core_event.message_id,
                 lambda: asyncio.to_thread(self._handle, body.get("event_id"), core_event))
@@ -374,6 +385,27 @@ class SlackAdapter:
             self._work.discard(task)
         self._kick_outbox()
 
+    def _maybe_unrecorded(self, event: dict, thread: str | None) -> bool:
+        """Whether the thread is the bot's own, opened so recently that the outbox may not have
+        recorded its post yet (Slack can deliver a reply before chat.postMessage has answered)."""
+        if not thread:
+            return False
+        if thread in self.delivery.opened:
+            return True
+        parent = translate.thread_parent_author(event)
+        return bool(parent) and parent == self.bot_user_id and time.time() - float(thread) < RECORD_WAIT
+
+    async def _recorded(self, thread: str) -> None:
+        """The engine reads replies only under posts it knows: wait for the record."""
+        delay, deadline = 0.005, float(thread) + RECORD_WAIT
+        while not await asyncio.to_thread(self.engine.knows_post, SLACK, thread):
+            if time.time() > deadline:
+                log.warning("slack: the post that opened thread %s is still not recorded", thread)
+                break
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.25)
+        self.delivery.opened.pop(thread, None)
+
     async def _on_other_event(self) -> None:
         return None  # subscribed by mistake or new: acked, so Slack does not retry it
 
@@ -382,7 +414,11 @@ class SlackAdapter:
         if key and not self.engine.claim_event(SLACK, key):
             log.info("slack: dropped a repeated delivery of %s", key)
             return None
-        return self.engine.handle(event)
+        try:
+            return self.engine.handle(event)
+        except IntegrityError:  # the same message under another event id: it is stored already
+            log.info("slack: %s %s was already applied", type(event).__name__, getattr(event, "message_id", ""))
+            return None
 
     async def _tell(self, event: Event | None, answers: list[Answer]) -> None:
         """Answers to a thread reply go back to its author only, in the thread."""

@@ -181,6 +181,15 @@ def to_event(payload: Mapping, names: Mapping[str, str] = _NO_NAMES) -> Event | 
     return None
 
 
+def thread_parent_author(event: Mapping) -> str | None:
+    """Who wrote the message a reply (or an edited or deleted reply) is threaded under."""
+    if event.get("subtype") == "message_changed":
+        event = event.get("message") or {}
+    elif event.get("subtype") == "message_deleted":
+        event = event.get("previous_message") or {}
+    return event.get("parent_user_id")
+
+
 def people_in(payload: Mapping) -> list[str]:
     """The user ids whose display names `to_event` can use: the author, then the mentioned."""
     if "command" in payload:

@@ -576,6 +576,7 @@ class FakeSlack:
         self._pending_files: dict[str, dict] = {}
         self._upload_tokens: dict[str, str] = {}
         self._injected: dict[str, list[tuple[str, int, dict]]] = defaultdict(list)
+        self._slow: dict[str, list[float]] = defaultdict(list)
         self._channel_rate: tuple[float, float, float] | None = None
         self._buckets: dict[str, _Bucket] = {}
         self._overall_bucket: _Bucket | None = None
@@ -746,6 +747,11 @@ class FakeSlack:
         """The next ``times`` calls of ``method`` answer HTTP 429 with ``Retry-After``."""
         for _ in range(times):
             self._injected[method].append(("ratelimited", 429, {"Retry-After": str(int(retry_after))}))
+
+    def slow(self, method: str, seconds: float, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` take effect at once but answer ``seconds``
+        later, as over a slow network: others (users, events) see the result before the app."""
+        self._slow[method].extend([seconds] * times)
 
     def fail(self, method: str, error: str, times: int = 1, status: int = 200) -> None:
         """The next ``times`` calls of ``method`` answer ``{"ok": false, "error": error}``."""
@@ -1217,6 +1223,8 @@ class FakeSlack:
                 headers["Retry-After"] = str(e.extra.pop("retry_after", 1))
                 body = {"ok": False, "error": e.error}
             return self._json(body, e.status, headers)
+        if self._slow.get(method):
+            await asyncio.sleep(self._slow[method].pop(0))
         return self._json({"ok": True, **result})
 
     # ---------------------------------------------------------------- Web API methods

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 
@@ -145,3 +146,14 @@ async def test_bots_other_channels_and_top_level_messages_are_ignored(bot):
     parent = await bot.adapter.client.chat_postMessage(channel=ELSEWHERE, text="someone else's thread")
     await bot.deliver(fake.user_posts(ELSEWHERE, "USIMON", "reply elsewhere", parent["ts"]))
     assert bot.count(Update) == 0 and bot.count(ProcessedEvent) == claimed
+
+
+async def test_a_reply_that_beats_the_record_of_its_thread_is_kept(bot):
+    fake = bot.fake
+    fake.slow("chat.postMessage", 0.5)  # the call is visible before the bot learns its ts
+    remind = asyncio.ensure_future(bot.command("USARAH", "/meeting", "remind"))
+    (parent,) = await fake.wait_for_messages(CH)
+    assert not bot.runtime.engine.knows_post("slack", parent["ts"])
+    await bot.deliver(fake.user_posts(CH, "USIMON", "first!", parent["ts"]))
+    await remind
+    assert bot.count(Update) == 1 and "first!" in bot.runtime.engine.notes("hubs")[1]
