@@ -288,14 +288,19 @@ class SlackAdapter:
                                       "token (xoxb-...) from the app's OAuth & Permissions page") from None
             raise
         if self.socket_mode:
-            self._socket = AsyncSocketModeHandler(self.bolt, self._app_token, web_client=self.client)
+            # The SDK retries a refused connection forever; ask for the first URL here, so that a
+            # wrong app token stops the start instead.
             try:
-                await self._socket.connect_async()
+                url = (await self.client.apps_connections_open(app_token=self._app_token))["url"]
             except SlackApiError as error:
-                await self._socket.close_async()
-                raise SlackSetupError(f"SLACK_APP_TOKEN was refused by Slack "
-                                      f"({error.response.get('error')}); it must be an app-level token "
-                                      "(xapp-...) with the connections:write scope") from None
+                code = error.response.get("error")
+                if code in _REFUSED:
+                    raise SlackSetupError(f"SLACK_APP_TOKEN was refused by Slack ({code}); it must be an "
+                                          "app-level token (xapp-...) with the connections:write scope") from None
+                raise
+            self._socket = AsyncSocketModeHandler(self.bolt, self._app_token, web_client=self.client)
+            self._socket.client.wss_uri = url
+            await self._socket.connect_async()
             log.info("slack: connected in Socket Mode")
             return
         app = self.bolt.web_app(path="/slack/events", port=self.port)
