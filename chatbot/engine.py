@@ -225,6 +225,10 @@ class MeetingEngine:
             + ("; ".join(where) if where else "none is configured for this platform yet.")
         )
 
+    def meeting_for(self, session: Session, occurrence: Occurrence) -> Meeting:
+        """The stored meeting of an occurrence, created on first use."""
+        return self._meeting_row(session, occurrence)
+
     def _meeting_row(self, session: Session, occurrence: Occurrence) -> Meeting:
         found = session.exec(
             select(Meeting).where(Meeting.series_id == occurrence.series_id,
@@ -831,6 +835,10 @@ class MeetingEngine:
         meeting = self.next_meeting(session, series)
         return Answer(self._post_digest(session, series, meeting))
 
+    def compile(self, session, series: Series, meeting: Meeting) -> str:
+        """Post the digest of a meeting, or update it in place when it went out already."""
+        return self._post_digest(session, series, meeting)
+
     def _post_digest(self, session, series: Series, meeting: Meeting) -> str:
         if self.snapshot(session, series, meeting).is_empty:
             return (f"Nothing to compile for {posts.short_date(meeting.date)} yet: no roll call, "
@@ -1051,7 +1059,7 @@ class MeetingEngine:
                       else series.occurrence_on(row.occurrence))
         common = dict(key=f"{row.series_id}/{row.occurrence}/{row.kind}/{row.platform}/{row.channel}",
                       kind=row.kind, platform=row.platform, channel=row.channel,
-                      thread_of=row.thread_of)
+                      thread_of=row.thread_of, maybe_sent=row.attempts > 0)
         if row.kind == "digest":
             notes = self.snapshot(session, series, meeting)
             from chatbot.notes import render
@@ -1067,4 +1075,16 @@ class MeetingEngine:
             return Post(text=posts.item_line(name, item), opens_thread=item.title[:90], **common)
         status = meeting.status if meeting else "scheduled"
         text, opens = posts.scheduled_text(row.kind, series, occurrence, status)
+        if row.kind in ("announcement", "call_for_updates") or row.kind.startswith("reminder"):
+            warning = posts.dst_warning(occurrence, self._previous(series, occurrence))
+            text += f"\n{warning}" if warning else ""
         return Post(text=text, opens_thread=opens, **common)
+
+    @staticmethod
+    def _previous(series: Series, occurrence: Occurrence) -> Occurrence | None:
+        for days in (35, 400):  # a month back covers most series without expanding a year of them
+            before = [o for o in series.occurrences(occurrence.start - timedelta(days=days), 400)
+                      if o.start < occurrence.start]
+            if before:
+                return before[-1]
+        return None

@@ -149,6 +149,8 @@ class Outbox(SQLModel, table=True):
     thread_of: str | None = None
     needs_edit: bool = False  # a sent post whose content changed (a late reply to the digest)
     sent_at: datetime | None = None
+    expires: datetime | None = None  # no use after this (a reminder once the meeting started)
+    claimed_by: str = ""  # the worker sending it; a dead worker's claims are taken back
 
 
 class ProcessedEvent(SQLModel, table=True):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -30,6 +31,13 @@ class Settings(BaseSettings):
     discord_api_url: str | None = _env("DISCORD_API_URL")
     discord_gateway_url: str | None = _env("DISCORD_GATEWAY_URL")
     port: int = Field(3000, ge=1, le=65535, validation_alias=AliasChoices("PORT"))
+    # How often (seconds) each process looks for sends queued by others and tries to lead.
+    scheduler_poll: float = Field(1.0, gt=0, le=60, validation_alias=AliasChoices("CHATBOT_SCHEDULER_POLL"))
+    # Test-only: the bot's clock reads CHATBOT_CLOCK_START at Unix time CHATBOT_CLOCK_ORIGIN
+    # (default: when the process starts) and runs CHATBOT_CLOCK_SPEED times as fast as real time.
+    clock_start: datetime | None = Field(None, validation_alias=AliasChoices("CHATBOT_CLOCK_START"))
+    clock_speed: float = Field(1.0, gt=0, validation_alias=AliasChoices("CHATBOT_CLOCK_SPEED"))
+    clock_origin: float | None = Field(None, validation_alias=AliasChoices("CHATBOT_CLOCK_ORIGIN"))
 
     @field_validator("log_level")
     @classmethod
@@ -47,6 +55,13 @@ class Settings(BaseSettings):
             raise ValueError("SLACK_API_URL must end in /api/, like https://slack.com/api/")
         return value
 
+    @field_validator("clock_start")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.utcoffset() is None:
+            raise ValueError("CHATBOT_CLOCK_START needs a UTC offset, like 2026-03-10T16:00:00+00:00")
+        return value
+
     @model_validator(mode="after")
     def _slack_credentials(self) -> "Settings":
         bot, app, secret = self.slack_bot_token, self.slack_app_token, self.slack_signing_secret
@@ -60,6 +75,8 @@ class Settings(BaseSettings):
             raise ValueError("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
         if app and not app.get_secret_value().startswith("xapp-"):
             raise ValueError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+        if (self.clock_speed != 1.0 or self.clock_origin is not None) and self.clock_start is None:
+            raise ValueError("CHATBOT_CLOCK_SPEED and CHATBOT_CLOCK_ORIGIN need CHATBOT_CLOCK_START")
         return self
 
     @property
