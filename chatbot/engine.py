@@ -568,13 +568,15 @@ class MeetingEngine:
         with session_scope(self.db) as session, session.no_autoflush:
             posts_by_id = {(p.platform, p.message_id): p for p in session.exec(
                 select(Outbox).where(Outbox.message_id.in_({e.place.thread for e in events if e.place.thread})))}
-            ids = {e.message_id for e in events}
+            platforms, ids = {e.place.platform for e in events}, {e.message_id for e in events}
             stored = {(platform, message_id) for model in (Update, Note) for platform, message_id in session.exec(
-                select(model.platform, model.message_id).where(model.message_id.in_(ids)))}
+                select(model.platform, model.message_id).where(model.platform.in_(platforms),
+                                                               model.message_id.in_(ids)))}
             identities = {(i.platform, i.user_id): i for i in session.exec(select(Identity).where(
                 tuple_(Identity.platform, Identity.user_id).in_({(e.actor.platform, e.actor.user_id)
                                                                  for e in events})))}
             person_ids: dict[tuple[str, str], int] = {}
+            meetings: dict[int, Meeting] = {}
             updates: list[dict] = []
             notes: list[dict] = []
             changed: dict[tuple[int, int], tuple[Meeting, Outbox]] = {}
@@ -602,7 +604,8 @@ class MeetingEngine:
                         if event.actor.name and identity.name != event.actor.name:
                             identity.name = event.actor.name
                 person_id = person_ids[key]
-                meeting = session.get(Meeting, post.meeting_id)
+                meeting = meetings.get(post.meeting_id) or meetings.setdefault(
+                    post.meeting_id, session.get(Meeting, post.meeting_id))
                 if post.kind == "call_for_updates":
                     absent, rest = split_apologies(text)
                     if absent:
@@ -627,7 +630,7 @@ class MeetingEngine:
             session.flush()
             for model, rows in ((Update, updates), (Note, notes)):
                 if rows:
-                    session.execute(insert(model), rows)
+                    session.execute(insert(model.__table__), rows)
             for meeting, post in changed.values():
                 self._late_change(session, self.config.get(meeting.series_id), meeting, thread=post)
         return answers
