@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import io
 import logging
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import discord
 import discord.gateway
@@ -52,7 +53,9 @@ SCOPES = ("bot", "applications.commands")
 TREE_KEY = "discord.command_tree_hash"
 NO_PINGS = discord.AllowedMentions.none()
 THREAD_ARCHIVE_MINUTES = 10080  # a week: the call for updates goes out days before the meeting
-BATCH = 256
+BATCH = 4096  # events taken from the queue at once: a burst is applied when it is all read
+TRANSACTION = 256  # events applied in one transaction
+QUIET_TURNS = 3  # loop turns without a new event before a batch is applied
 RECORD_WAIT = 30.0  # seconds to wait for the outbox to record a post whose thread has replies
 THREAD_EXISTS = 160004
 _API_VERSION = re.compile(r"/api/v\d+$")
@@ -243,8 +246,9 @@ class DiscordAdapter:
         self.delivery = DiscordDelivery(self.client)
         self.ready = asyncio.Event()
         self.handled = 0  # events the engine has applied, for benchmarks and operators
-        self._channels = {str(c) for s in runtime.config.series if s.discord is not None
+        self._channels = {int(c) for s in runtime.config.series if s.discord is not None
                           for c in (s.discord.channel, s.discord.digest_channel) if c}
+        self._answering: set[asyncio.Task] = set()
         self._queue: asyncio.Queue | None = None
         self._due: asyncio.Event | None = None
         self._tasks: list[asyncio.Task] = []
@@ -299,18 +303,35 @@ class DiscordAdapter:
         self._queue.put_nowait((event, future))
         return await future
 
+    def enqueue(self, event: Event, then: Callable[[list[Answer]], None] | None = None) -> None:
+        """Like `submit`, without waiting: `then` gets the answers, when there are any."""
+        self._queue.put_nowait((event, then))
+
     async def _work(self) -> None:
         while True:
             batch = [await self._queue.get()]
-            while len(batch) < BATCH and not self._queue.empty():
+            while len(batch) < BATCH and await self._more():
                 batch.append(self._queue.get_nowait())
             await self._recorded([event for event, _ in batch])
             results = await asyncio.to_thread(self._apply, [event for event, _ in batch])
             self.handled += len(batch)
-            for (_, future), answers in zip(batch, results):
-                if not future.done():
-                    future.set_result(answers)
+            for (_, then), answers in zip(batch, results):
+                if isinstance(then, asyncio.Future):
+                    if not then.done():
+                        then.set_result(answers)
+                elif then is not None and answers:
+                    then(answers)
             self.kick()
+
+    async def _more(self) -> bool:
+        """Whether another event is waiting, giving the gateway a few turns of the loop to parse
+        what it has already read: a burst is then applied in a few large transactions instead
+        of many small ones competing with the parsing for the interpreter."""
+        for _ in range(QUIET_TURNS):
+            if not self._queue.empty():
+                return True
+            await asyncio.sleep(0)
+        return not self._queue.empty()
 
     async def _recorded(self, events: list[Event]) -> None:
         """Replies can arrive in a thread we just opened before the outbox has recorded the post
@@ -329,11 +350,18 @@ class DiscordAdapter:
             opened.pop(thread, None)
 
     def _apply(self, events: list[Event]) -> list[list[Answer]]:
+        return [answers for start in range(0, len(events), TRANSACTION)
+                for answers in self._apply_together(events[start:start + TRANSACTION])]
+
+    def _apply_together(self, events: list[Event]) -> list[list[Answer]]:
+        try:
+            return self.engine.handle_many(events)
+        except Exception:  # find the one that fails; the others still count
+            log.exception("discord: applying %s events together failed; one by one now", len(events))
         results = []
         for event in events:
             try:
                 results.append(self.engine.handle(event))
-
             except IntegrityError:  # the same message delivered twice: it is stored already
                 log.info("discord: %s %s was already applied", type(event).__name__,
                          getattr(event, "message_id", ""))
@@ -363,7 +391,7 @@ class DiscordAdapter:
 
     def _ours(self, channel) -> bool:
         """A thread the bot opened under one of the configured channels."""
-        return (isinstance(channel, discord.Thread) and str(channel.parent_id) in self._channels
+        return (isinstance(channel, discord.Thread) and channel.parent_id in self._channels
                 and channel.owner_id == self.client.user.id)
 
     def _maybe_ours(self, channel_id: int) -> tuple[bool, int | None]:
@@ -374,17 +402,16 @@ class DiscordAdapter:
         return self._ours(channel), getattr(channel, "parent_id", None)
 
     async def on_message(self, message: discord.Message) -> None:
-        if message.author.bot or message.webhook_id is not None:
+        author, channel = message.author, message.channel
+        if author.bot or message.webhook_id is not None:
             return
-        if not self._ours(message.channel) or message.type not in (discord.MessageType.default,
-                                                                   discord.MessageType.reply):
+        if not self._ours(channel) or message.type not in _PEOPLES_MESSAGES:
             return
-        content = "\n".join([message.content, *(a.url for a in message.attachments)]).strip()
         reply = translate.to_reply(
-            author_id=message.author.id, author_name=message.author.display_name,
-            parent_id=message.channel.parent_id, thread_id=message.channel.id, message_id=message.id,
-            content=content, **_mention_names(message))
-        await self._tell(message.channel.id, message.id, await self.submit(reply))
+            author_id=author.id, author_name=author.display_name, parent_id=channel.parent_id,
+            thread_id=channel.id, message_id=message.id, content=_content(message),
+            **_mention_names(message))
+        self.enqueue(reply, functools.partial(self._answer_in_thread, channel.id, message.id))
 
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
         data = payload.data
@@ -396,25 +423,29 @@ class DiscordAdapter:
         ours, parent_id = self._maybe_ours(payload.channel_id)
         if not ours:
             return
-        content = "\n".join([message.content, *(a.url for a in message.attachments)]).strip()
         edit = translate.to_edit(
             author_id=message.author.id, author_name=message.author.display_name, parent_id=parent_id,
-            thread_id=payload.channel_id, message_id=payload.message_id, content=content,
+            thread_id=payload.channel_id, message_id=payload.message_id, content=_content(message),
             **_mention_names(message))
-        await self._tell(payload.channel_id, payload.message_id, await self.submit(edit))
+        self.enqueue(edit, functools.partial(self._answer_in_thread, payload.channel_id, payload.message_id))
 
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
         ours, parent_id = self._maybe_ours(payload.channel_id)
         if ours:
-            await self.submit(translate.to_delete(parent_id=parent_id, thread_id=payload.channel_id,
-                                                  message_id=payload.message_id))
+            self.enqueue(translate.to_delete(parent_id=parent_id, thread_id=payload.channel_id,
+                                             message_id=payload.message_id))
 
     async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
         ours, parent_id = self._maybe_ours(payload.channel_id)
         if ours:
             for message_id in sorted(payload.message_ids):
-                await self.submit(translate.to_delete(parent_id=parent_id, thread_id=payload.channel_id,
-                                                      message_id=message_id))
+                self.enqueue(translate.to_delete(parent_id=parent_id, thread_id=payload.channel_id,
+                                                 message_id=message_id))
+
+    def _answer_in_thread(self, channel_id: int, message_id: int, answers: list[Answer]) -> None:
+        task = asyncio.create_task(self._tell(channel_id, message_id, answers))
+        self._answering.add(task)
+        task.add_done_callback(self._answering.discard)
 
     async def _tell(self, channel_id: int, message_id: int, answers: list[Answer]) -> None:
         """A reply that could not be used is answered in its thread, never dropped silently."""
@@ -502,7 +533,19 @@ def _marked(answer: Answer) -> str:
     return answer.text if answer.ok else f"⚠️ {answer.text}"
 
 
+_PEOPLES_MESSAGES = (discord.MessageType.default, discord.MessageType.reply)
+
+
+def _content(message: discord.Message) -> str:
+    """The text, with any attached files as links so that a screenshot update is kept too."""
+    if not message.attachments:
+        return message.content
+    return "\n".join([message.content, *(a.url for a in message.attachments)]).strip()
+
+
 def _mention_names(message: discord.Message) -> dict:
+    if "<" not in message.content:
+        return {}
     return dict(
         users={str(u.id): u.display_name for u in message.mentions},
         roles={str(r.id): r.name for r in message.role_mentions},

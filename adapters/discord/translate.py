@@ -132,6 +132,8 @@ def mentioned(data: Mapping[str, Any]) -> tuple[set[str], set[str], set[str]]:
 def free_text(text: str, users: Mapping[str, str], roles: Mapping[str, str] = MappingProxyType({}),
               channels: Mapping[str, str] = MappingProxyType({})) -> str:
     """Someone's words with Discord's mention syntax read as names, for the notes."""
+    if "<" not in text:
+        return text
     text = _USER_MENTION.sub(lambda m: "@" + users.get(m.group(1), "someone"), text)
     text = _ROLE_MENTION.sub(lambda m: "@" + roles.get(m.group(1), "role"), text)
     text = _CHANNEL_MENTION.sub(lambda m: "#" + channels.get(m.group(1), "channel"), text)
