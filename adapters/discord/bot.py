@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from adapters.discord import translate
 from adapters.discord.render import render
 from chatbot import store
+from chatbot.app import StartupError
 from chatbot.commands import UsageError
 from chatbot.events import (
     DISCORD,
@@ -263,15 +264,25 @@ class DiscordAdapter:
     async def run(self) -> None:
         token = self.settings.discord_token
         if token is None:
-            raise RuntimeError("DISCORD_TOKEN is not set")
+            raise StartupError("DISCORD_TOKEN is missing: copy the token from the Bot page of the "
+                               "application on the Discord developer portal")
         self._redirect = contextlib.ExitStack()
         self._redirect.enter_context(pointed_at(self.settings))
         self._queue, self._due = asyncio.Queue(), asyncio.Event()
-        await self.client.login(token.get_secret_value())
+        try:
+            await self.client.login(token.get_secret_value())
+        except discord.LoginFailure:
+            raise StartupError("DISCORD_TOKEN was refused by Discord; copy the bot token again from "
+                               "the Bot page of the application (Reset Token)") from None
         await sync_commands(self.client, self.runtime.db, force=False)
         self._tasks = [asyncio.create_task(self._work(), name="discord-events"),
                        asyncio.create_task(self._deliver(), name="discord-outbox")]
-        await self.client.connect(reconnect=True)
+        try:
+            await self.client.connect(reconnect=True)
+        except discord.PrivilegedIntentsRequired:
+            raise StartupError("Discord refused the Message Content intent: turn on Message Content "
+                               "Intent on the Bot page of the application; the bot reads the "
+                               "replies in its threads") from None
 
     async def close(self) -> None:
         for task in self._tasks:

@@ -110,10 +110,11 @@ class Bot:
 
 
 async def start_bot(fake: FakeDiscord, world: World, tmp_path, *, config: str | None = None,
-                    platforms=("discord",), database: str = "bot.db", clock=None) -> Bot:
+                    platforms=("discord",), database: str = "bot.db", clock=None,
+                    token: str | None = None) -> Bot:
     settings = load_settings(database_url=f"sqlite:///{tmp_path / database}",
                              archive_dir=tmp_path / "archive", config_path=tmp_path / "none.toml",
-                             discord_token=fake.token, discord_api_url=fake.base_url,
+                             discord_token=token or fake.token, discord_api_url=fake.base_url,
                              discord_gateway_url=fake.gateway_url)
     runtime = build_runtime(settings, list(platforms), clock=clock or Clock(NOW),
                             config=parse_config(config or world.config()))
@@ -124,6 +125,7 @@ async def start_bot(fake: FakeDiscord, world: World, tmp_path, *, config: str | 
     done, _ = await asyncio.wait({task, ready}, timeout=TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
     if task in done:
         ready.cancel()
+        await adapter.close()
         task.result()
         raise RuntimeError("the Discord adapter stopped before it was ready")
     if ready not in done:

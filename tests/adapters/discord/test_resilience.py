@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
+from chatbot.app import StartupError
 from chatbot.events import Post
 from chatbot.models import Outbox, Report, Update
-from tests.adapters.discord.conftest import TIMEOUT
+from tests.adapters.discord.conftest import TIMEOUT, start_bot
 
 
 async def _open_updates_thread(bot, fake, world) -> int:
@@ -166,3 +169,11 @@ async def test_a_long_digest_is_split_at_line_ends_with_the_notes_on_the_last_pa
     notes = fake.message_files(part)[0][1].decode()
     assert "Topic 35" in notes and "Topic 05" not in notes
     assert bot.count(Report) == 0
+
+
+async def test_refused_credentials_stop_the_start_with_what_to_do(fake, world, tmp_path):
+    with pytest.raises(StartupError, match="DISCORD_TOKEN was refused"):
+        await start_bot(fake, world, tmp_path, database="refused.db", token="not-the-token")
+    fake.privileged_intents = False
+    with pytest.raises(StartupError, match="Message Content Intent"):
+        await start_bot(fake, world, tmp_path, database="intents.db")
