@@ -60,7 +60,7 @@ async def _sync(runtime, guild_id: int | None) -> None:
     import discord
 
     with bot.pointed_at(runtime.settings):
-        client = discord.Client(intents=discord.Intents.none())
+        client = discord.Client(intents=bot.intents())  # REST only: it never connects
         try:
             await client.login(runtime.settings.discord_token.get_secret_value())
             await bot.sync_commands(client, runtime.db, guild_id=guild_id, force=True)
