@@ -279,11 +279,13 @@ class Dispatcher:
             claims = await asyncio.to_thread(claim, self.engine.db, self.clock(),
                                              worker=self.worker, platforms=self.platforms,
                                              limit=limit)
-            waits = []
+            # Posts to one channel go out one after another in due order; channels in parallel.
+            lanes: dict[tuple[str, str], list[tuple[int, float]]] = {}
             for found in claims:
                 pacer = self._pacer(found.platform)
-                waits.append(pacer.reserve(found.channel) if pacer else 0.0)
-            await asyncio.gather(*(self._deliver(c.id, wait) for c, wait in zip(claims, waits)))
+                wait = pacer.reserve(found.channel) if pacer else 0.0
+                lanes.setdefault((found.platform, found.channel), []).append((found.id, wait))
+            await asyncio.gather(*(self._lane(lane) for lane in lanes.values()))
             handled += len(claims)
             if len(claims) < limit:
                 return handled
@@ -310,6 +312,11 @@ class Dispatcher:
         if self._drain is not None:
             self._drain.cancel()
             await asyncio.gather(self._drain, return_exceptions=True)
+
+    async def _lane(self, lane: list[tuple[int, float]]) -> None:
+        start = time.monotonic()
+        for row_id, wait in lane:
+            await self._deliver(row_id, wait - (time.monotonic() - start))
 
     async def _deliver(self, row_id: int, wait: float) -> None:
         if wait > 0:

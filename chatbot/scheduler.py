@@ -131,7 +131,7 @@ def plan_occurrence(series: Series, occurrence: Occurrence, previous: Occurrence
     compiled = shift(occurrence, series.updates_due)
     sends.append(send("compile", compiled, None))
     sends.append(send("finish", max(end, compiled), None))
-    return sends
+    return sorted(sends, key=lambda s: s.due)
 
 
 def occurrences_between(series: Series, after: datetime, until: datetime) -> list[Occurrence]:
@@ -490,6 +490,7 @@ class Scheduler:
         self._told = False
         self._next_reconcile: datetime | None = None
         self._aps = None
+        self._job = None
         self._step_lock = None
 
     async def start(self) -> None:
@@ -524,10 +525,19 @@ class Scheduler:
             self.locks = None
 
     def _arm(self, seconds: float) -> None:
+        from apscheduler.jobstores.base import JobLookupError
+
         if self._aps is None:
             return
-        self._aps.add_job(self._wake, "date", id="wake", replace_existing=True,
-                          run_date=datetime.now(UTC) + timedelta(seconds=max(0.0, seconds)))
+        if self._job is not None:
+            try:
+                self._job.remove()
+            except JobLookupError:  # it is the one running now
+                pass
+        # A fresh job each time: a re-arm from inside the running wake-up must not count as a
+        # second instance of it (APScheduler would skip that run).
+        self._job = self._aps.add_job(
+            self._wake, "date", run_date=datetime.now(UTC) + timedelta(seconds=max(0.0, seconds)))
 
     async def _wake(self) -> None:
         try:
@@ -634,14 +644,16 @@ def upcoming(engine, series: Series, now: datetime, *, meetings: int = 3) -> lis
 
 
 def format_upcoming(series: Series, items: Iterable[Upcoming]) -> str:
-    zone = ZoneInfo(series.timezone)
-    lines = [f"{series.id}: {series.name} (times in UTC and {series.timezone})"]
+    """One line per send: UTC, the meeting's own zone (an alternate slot's when it rotates), kind."""
+    lines = [f"{series.id}: {series.name} (times in UTC and in {series.timezone})"]
     for item in items:
-        utc_at = item.send.due.astimezone(UTC)
-        local = item.send.due.astimezone(zone)
+        zone = item.occurrence.timezone
+        local = item.send.due.astimezone(ZoneInfo(zone))
+        label = f"{local:%Z}" + (f" {zone}" if zone != series.timezone else "")
         where = ", ".join(f"{p}:{c}" if c else p for p, c in item.destinations) or "no platform"
-        lines.append(f"  {utc_at:%Y-%m-%d %H:%M} UTC  {local:%Y-%m-%d %H:%M %Z}  "
-                     f"{item.send.kind:<18} meeting {item.occurrence.date}  {where}  [{item.status}]")
+        lines.append(f"  {item.send.due.astimezone(UTC):%Y-%m-%d %H:%M} UTC  "
+                     f"{local:%Y-%m-%d %H:%M} {label:<6}  {item.send.kind:<17} "
+                     f"meeting {item.occurrence.date}  {where}  [{item.status}]")
     if len(lines) == 1:
         lines.append("  nothing planned")
     return "\n".join(lines)
