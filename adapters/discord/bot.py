@@ -232,7 +232,7 @@ class DiscordDelivery:
 
 
 class DiscordAdapter:
-    """Feeds Discord events to the engine one at a time, in the order the gateway sent them."""
+    """Feeds Discord events to the engine in the order the gateway sent them, and answers."""
 
     platform = DISCORD
 
@@ -291,10 +291,11 @@ class DiscordAdapter:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        for task in list(self._answering):
+            task.cancel()
         if self._queue is not None:
             while not self._queue.empty():
-                _, future = self._queue.get_nowait()
-                future.cancel()
+                _cancel(self._queue.get_nowait()[1])
         if not self.client.is_closed():
             await self.client.close()
         if self._redirect is not None:
@@ -323,8 +324,13 @@ class DiscordAdapter:
             batch = [await self._queue.get()]
             while len(batch) < BATCH and await self._more():
                 batch.append(self._queue.get_nowait())
-            await self._recorded([event for event, _ in batch])
-            results = await asyncio.to_thread(self._apply, [event for event, _ in batch])
+            try:
+                await self._recorded([event for event, _ in batch])
+                results = await asyncio.to_thread(self._apply, [event for event, _ in batch])
+            except asyncio.CancelledError:  # closing: nobody waits for these answers forever
+                for _, then in batch:
+                    _cancel(then)
+                raise
             self.handled += len(batch)
             for (_, then), answers in zip(batch, results):
                 if isinstance(then, asyncio.Future):
@@ -542,6 +548,11 @@ class DiscordAdapter:
 
 def _marked(answer: Answer) -> str:
     return answer.text if answer.ok else f"⚠️ {answer.text}"
+
+
+def _cancel(then) -> None:
+    if isinstance(then, asyncio.Future):
+        then.cancel()
 
 
 _PEOPLES_MESSAGES = (discord.MessageType.default, discord.MessageType.reply)
