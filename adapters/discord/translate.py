@@ -30,7 +30,7 @@ _EMOJI = re.compile(r"<a?:(\w{1,32}):\d{1,20}>")
 
 
 def _short(text: str, limit: int = 100) -> str:
-    """Discord's 100-character descriptions: the first sentence, else cut at a word."""
+    """Discord's 100-character descriptions: whole clauses where they fit, else cut at a word."""
     text = " ".join(text.split())
     if len(text) <= limit:
         return text
@@ -157,7 +157,7 @@ def to_call(data: Mapping[str, Any], *, actor: Actor, place: Place,
     users = resolved_names(data)
     known = {**names, **users}
     words: list[str] = [command.name] if command.name else []
-    mentioned: dict[str, str] = {}
+    named: dict[str, str] = {}
     for param in command.params:
         if param.kind == "int":
             words.append(str(values.get(param.name, "")))
@@ -165,14 +165,14 @@ def to_call(data: Mapping[str, Any], *, actor: Actor, place: Place,
             uid = values.get(param.name)
             if uid is not None:
                 uid = str(uid)
-                mentioned[uid] = known.get(uid, "")
+                named[uid] = known.get(uid, "")
                 words.append(f"<@{uid}>" if param.required else f"for <@{uid}>")
         elif param.kind == "text":
             words.append(free_text(str(values.get(param.name) or ""), known, roles, channels))
         elif param.kind == "profile":
             words.append(_profile_text(values))
     return CommandCall(actor, place, group, " ".join(w for w in words if w),
-                       users=MappingProxyType(mentioned))
+                       users=MappingProxyType(named))
 
 
 def _profile_text(values: Mapping[str, Any]) -> str:
