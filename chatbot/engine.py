@@ -192,6 +192,27 @@ class MeetingEngine:
         except IntegrityError:
             return False
 
+    def claim_events(self, platform: str, event_ids: Sequence[str]) -> list[bool]:
+        """`claim_event` for each id in order, in one transaction for a busy stream of events."""
+        fresh = list(dict.fromkeys(event_ids))
+        try:
+            with session_scope(self.db) as session:
+                taken = set(session.exec(select(ProcessedEvent.event_id).where(
+                    ProcessedEvent.platform == platform, ProcessedEvent.event_id.in_(fresh))))
+                now = utc(self.clock())
+                rows = [dict(platform=platform, event_id=e, received_at=now) for e in fresh if e not in taken]
+                if rows:
+                    session.execute(insert(ProcessedEvent.__table__), rows)
+            claimed = {e for e in fresh if e not in taken}
+        except IntegrityError:  # another process claimed one of them meanwhile: one by one
+            claimed = {e for e in fresh if self.claim_event(platform, e)}
+        seen: set[str] = set()
+        result = []
+        for event_id in event_ids:
+            result.append(event_id in claimed and event_id not in seen)
+            seen.add(event_id)
+        return result
+
     # -- lookups ---------------------------------------------------------------------------------
 
     def targets(self, series: Series) -> list[Target]:
