@@ -104,6 +104,7 @@ async def bot_round(fake: FakeDiscord, runtime, thread: int, people: list[int], 
 
 async def main(events: int, people_count: int, rounds: int) -> None:
     logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("discord").setLevel(logging.ERROR)  # no voice-support notices per client
     async with FakeDiscord() as fake:
         guild = fake.add_guild(name="Bench", everyone_permissions=0, bot_permissions=PERMISSIONS.value)
         channel = fake.add_text_channel(guild, None, "meeting")
