@@ -36,6 +36,9 @@ BATCH = 256  # thread events applied in one go when they come in faster than the
 # A batch costs a few transactions whatever its size; gathering for a moment keeps a burst of
 # replies from paying them once per reply. People do not notice 20 ms.
 LINGER = 0.02
+# Replies rarely queue posts (only after the digest went out), so a stream of them asks the outbox
+# to look at most this often rather than once per batch.
+KICK_EVERY = 0.1
 RECORD_WAIT = 60.0  # seconds after a post a reply under it may wait for the outbox to record it
 METADATA_TYPE = "chatbot_post"
 _REFUSED = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
@@ -278,11 +281,10 @@ class SlackAdapter:
         self.bolt.command(re.compile("^/(" + "|".join(map(re.escape, GROUPS)) + ")$"))(self._on_command)
         self.bolt.event(re.compile(r".*"))(self._on_other_event)
         self._locks = _KeyedLocks()
-        self._outbox_task: asyncio.Task | None = None
-        self._outbox_again = False
         self._work: set[asyncio.Task] = set()
         self._queue: asyncio.Queue = asyncio.Queue()
         self._applier: asyncio.Task | None = None
+        self._kick_later: asyncio.TimerHandle | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
         self._closed = asyncio.Event()
@@ -339,6 +341,8 @@ class SlackAdapter:
             await self._runner.cleanup()
             self._runner = None
         await self.idle()
+        if self._kick_later is not None:
+            self._kick_later.cancel()
         if self._applier is not None:
             self._applier.cancel()
             await asyncio.gather(self._applier, return_exceptions=True)
@@ -346,9 +350,11 @@ class SlackAdapter:
 
     async def idle(self) -> None:
         """Wait until the work started by events so far, and the posts it queued, are done."""
-        while self._work or (self._outbox_task and not self._outbox_task.done()):
-            await asyncio.gather(*self._work, *([self._outbox_task] if self._outbox_task else []),
-                                 return_exceptions=True)
+        while self._work:
+            await asyncio.gather(*self._work, return_exceptions=True)
+        if self._kick_later is not None:
+            self._kick_outbox()
+        await self.runtime.dispatcher.idle()
 
     async def _health(self, request: web.Request) -> web.Response:
         return web.json_response({"ok": True})
@@ -383,8 +389,9 @@ class SlackAdapter:
             return [Answer("Something went wrong on our side and nothing was changed; please try "
                            "again in a minute.", ok=False)]
 
-    async def _on_message(self, body: dict, event: dict) -> None:
+    async def _on_message(self, body: dict) -> None:
         # bolt has already acked: Slack is answered, this is the after-ack work.
+        event = body["event"]
         if str(event.get("channel", "")) not in self.channels:
             return
         people = translate.people_in(event)
@@ -467,7 +474,7 @@ class SlackAdapter:
             for (_, _, done), answers in zip(batch, results or ()):
                 if not done.done():
                     done.set_result(answers)
-            self._kick_outbox()  # a late reply queues an edit of the digest and a notice
+            self._kick_outbox_soon()  # a late reply queues an edit of the digest and a notice
 
     def _apply(self, items: list[tuple[str | None, Event]]) -> list[list[Answer] | None]:
         """Runs in a worker thread: claim each event once, then apply the new ones in order."""
@@ -520,21 +527,16 @@ class SlackAdapter:
         except SlackApiError as error:
             log.warning("could not answer %s: %s", event.actor.user_id, error.response.get("error"))
 
-    # -- outbox ----------------------------------------------------------------------------------
-
     def _kick_outbox(self) -> None:
-        """Deliver what the engine queued; calls that arrive while a delivery runs share the next one."""
-        self._outbox_again = True
-        if self._outbox_task is None or self._outbox_task.done():
-            self._outbox_task = asyncio.ensure_future(self._drain_outbox())
+        """Deliver what the engine queued (kicks during a delivery share the next round)."""
+        if self._kick_later is not None:
+            self._kick_later.cancel()
+            self._kick_later = None
+        self.runtime.dispatcher.kick()
 
-    async def _drain_outbox(self) -> None:
-        while self._outbox_again:
-            self._outbox_again = False
-            try:
-                await self.runtime.dispatcher.deliver_due()
-            except Exception:
-                log.exception("delivering the outbox failed")
+    def _kick_outbox_soon(self) -> None:
+        if self._kick_later is None:
+            self._kick_later = asyncio.get_running_loop().call_later(KICK_EVERY, self._kick_outbox)
 
 
 def create(runtime, **options) -> SlackAdapter:
