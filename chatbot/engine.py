@@ -743,10 +743,12 @@ class MeetingEngine:
         """After the digest went out, a change updates it in place and says so once in the thread."""
         digests = session.exec(select(Outbox).where(Outbox.meeting_id == meeting.id,
                                                     Outbox.kind == "digest")).all()
-        if not any(d.status == "sent" for d in digests):
+        # A digest being sent right now was rendered before this change: it needs an edit too.
+        if not any(d.status in ("sent", "sending") for d in digests):
             return
         session.exec(update(Outbox).where(Outbox.meeting_id == meeting.id, Outbox.kind == "digest",
-                                          Outbox.status == "sent").values(needs_edit=True))
+                                          Outbox.status.in_(("sent", "sending")))
+                     .values(needs_edit=True))
         if thread is not None and thread.message_id:
             outbox.enqueue(session, series_id=series.id, occurrence=meeting.date,
                            meeting_id=meeting.id, kind="late_notice", platform=thread.platform,
@@ -848,7 +850,12 @@ class MeetingEngine:
                  if outbox.enqueue(session, series_id=series.id, occurrence=meeting.date,
                                    meeting_id=meeting.id, kind="call_for_updates",
                                    platform=t.platform, channel=t.channel, due=self.clock())]
-        if not fresh:
+        # One already planned for later by the schedule goes out now instead.
+        brought = session.exec(
+            update(Outbox).where(Outbox.meeting_id == meeting.id, Outbox.kind == "call_for_updates",
+                                 Outbox.status == "pending", Outbox.due > self.clock())
+            .values(due=self.clock())).rowcount
+        if not fresh and not brought:
             return Answer(f"The call for updates for {posts.short_date(meeting.date)} is already "
                           "open; reply in its thread.")
         return Answer(f"Posting the call for updates for {posts.short_date(meeting.date)}; "
