@@ -275,6 +275,11 @@ class SlackAdapter:
             process_before_response=False,  # bolt answers Slack at ack(); the work goes on after it
             ssl_check_enabled=not self.socket_mode,
             url_verification_enabled=not self.socket_mode,
+            # Middleware for features this bot does not use, run on every request otherwise.
+            # Translation drops every bot's messages, this bot's among them.
+            ignoring_self_events_enabled=False,
+            attaching_function_token_enabled=False,
+            attaching_conversation_kwargs_enabled=False,
         )
         # Bolt tries listeners in order, building arguments for each: the busiest one goes first.
         self.bolt.event("message")(self._on_message)
