@@ -68,8 +68,7 @@ def build_runtime(settings: Settings, platforms: list[str], *,
     if config is None:
         config, using_example = load_series(settings.config_path)
     if settings.clock_start is not None and clock is utcnow:
-        clock = ScaledClock(settings.clock_start, settings.clock_speed,
-                            **({"origin": settings.clock_origin} if settings.clock_origin else {}))
+        clock = ScaledClock(settings.clock_start, settings.clock_speed, settings.clock_origin)
     db = store.create_db_engine(settings.database_url)
     store.upgrade(db)
     engine = MeetingEngine(db, config, platforms=platforms, clock=clock,

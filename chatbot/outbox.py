@@ -215,6 +215,9 @@ def take_back(db: Engine, *, alive: Callable[[str], bool], me: str) -> int:
             # An edit of a post that exists stays an edit; anything else is sent again.
             row.status, row.needs_edit = ("sent", True) if row.message_id else ("pending", False)
             row.claimed_by = ""
+            if row.attempts:
+                # It may have gone out: never call it missed, let the retry find it (or send it).
+                row.expires = None
             log.warning("taking back %s for %s %s on %s from a stopped process (attempt %s)",
                         row.kind, row.series_id, row.occurrence, row.platform, row.attempts + 1)
         return len(rows)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Mapping
@@ -44,18 +45,26 @@ PLANNED = ("announcement", "call_for_updates", "notice", *JOBS)
 # -- time -----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class ScaledClock:
-    """Test-only time that read `start` at the Unix time `origin` and runs `speed` times as fast.
+    """Test-only time that reads `start` at the Unix time `origin` and runs `speed` times as fast.
 
-    Restarted processes given the same three values share one continuous timeline.
+    Without an origin the clock starts when first read (when the scheduler starts), and says so
+    in the log. Restarted processes given the same three values share one timeline.
     """
 
-    start: datetime
-    speed: float = 1.0
-    origin: float = field(default_factory=time.time)
+    def __init__(self, start: datetime, speed: float = 1.0, origin: float | None = None) -> None:
+        self.start = start
+        self.speed = speed
+        self.origin = origin
+        self._lock = threading.Lock()
 
     def __call__(self) -> datetime:
+        if self.origin is None:
+            with self._lock:
+                if self.origin is None:
+                    self.origin = time.time()
+                    log.info("test clock: %s at Unix time %r, running %sx", self.start.isoformat(),
+                             self.origin, self.speed)
         return self.start + timedelta(seconds=(time.time() - self.origin) * self.speed)
 
 

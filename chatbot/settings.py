@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     # How often (seconds) each process looks for sends queued by others and tries to lead.
     scheduler_poll: float = Field(1.0, gt=0, le=60, validation_alias=AliasChoices("CHATBOT_SCHEDULER_POLL"))
     # Test-only: the bot's clock reads CHATBOT_CLOCK_START at Unix time CHATBOT_CLOCK_ORIGIN
-    # (default: when the process starts) and runs CHATBOT_CLOCK_SPEED times as fast as real time.
+    # (default: when the scheduler first reads it) and runs CHATBOT_CLOCK_SPEED times as fast.
     clock_start: datetime | None = Field(None, validation_alias=AliasChoices("CHATBOT_CLOCK_START"))
     clock_speed: float = Field(1.0, gt=0, validation_alias=AliasChoices("CHATBOT_CLOCK_SPEED"))
     clock_origin: float | None = Field(None, validation_alias=AliasChoices("CHATBOT_CLOCK_ORIGIN"))

@@ -1,0 +1,406 @@
+"""`chatbot run` as real processes posting to the fake Slack over HTTP, on a compressed clock:
+killed with SIGKILL again and again, or run as two replicas, every send goes out exactly once.
+
+Each process gets CHATBOT_CLOCK_START/SPEED/ORIGIN, so the test knows the bot's time at every
+instant; a restarted process resumes the timeline where the killed one stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import aiohttp
+import pytest
+from sqlalchemy import create_engine, text
+
+from chatbot.scheduler import plan
+from chatbot.series import parse_config
+from tests.conftest import PG_URL, _pg_schema_url
+from tests.fakes.slack import FakeSlack
+
+UTC = timezone.utc
+DAY0 = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday; meetings every day at 12:00 UTC from 3 March
+
+
+def series_toml(channel: str, digest: str, *, reminders: str, skip: str) -> str:
+    return f"""
+[[series]]
+id = "daily"
+name = "Daily Standup"
+schedule = "every day"
+start = "2026-03-03"
+time = "12:00"
+timezone = "UTC"
+duration = "60m"
+reminders = {reminders}
+skip = ["{skip}"]
+
+[series.slack]
+channel = "{channel}"
+digest_channel = "{digest}"
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Bot:
+    """One `chatbot run` process at a time, on a clock that pauses while it is down."""
+
+    fake: FakeSlack
+    folder: Path
+    database_url: str
+    speed: float
+    channel: str
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+    start: datetime = DAY0
+    origin: float | None = None
+    log: object = None
+
+    def now(self) -> datetime:
+        origin = self.origin or self._started()
+        if origin is None:
+            return self.start  # its clock has not started: the bot is not up yet
+        return self.start + timedelta(seconds=(time.time() - origin) * self.speed)
+
+    def _started(self) -> float | None:
+        """When the running bot first read its clock, from its log line saying so."""
+        lines = (self.folder / "bot.log").read_text().rsplit(" TEST spawn ", 1)[-1]
+        found = re.findall(r"test clock: \S+ at Unix time ([\d.]+)", lines)
+        return float(found[-1]) if found else None
+
+    def spawn(self, start: datetime, origin: float | None = None) -> None:
+        """Start a bot whose clock reads `start` at `origin`, or else when it first reads it."""
+        self.start, self.origin = start, origin
+        self.note(f"spawn at bot time {start:%d %H:%M}")
+        environment = {k: v for k, v in os.environ.items()
+                       if not k.startswith(("CHATBOT_", "SLACK_", "DISCORD_"))}
+        environment.update(
+            CHATBOT_CONFIG=str(self.folder / "meetings.toml"),
+            CHATBOT_DATABASE_URL=self.database_url,
+            CHATBOT_ARCHIVE_DIR=str(self.folder / "archive"),
+            CHATBOT_CLOCK_START=self.start.isoformat(),
+            CHATBOT_CLOCK_SPEED=str(self.speed),
+            CHATBOT_SCHEDULER_POLL="0.2",
+            SLACK_BOT_TOKEN=self.fake.bot_token,
+            SLACK_SIGNING_SECRET=self.fake.signing_secret,
+            SLACK_API_URL=self.fake.base_url,
+            PORT=str(self.port),
+        )
+        if self.origin is not None:
+            environment["CHATBOT_CLOCK_ORIGIN"] = repr(self.origin)
+        self.log = open(self.folder / "bot.log", "a")
+        self.process = subprocess.Popen([sys.executable, "-m", "chatbot", "run"], cwd=self.folder,
+                                        env=environment, stdout=self.log,
+                                        stderr=subprocess.STDOUT)
+
+    def kill(self) -> datetime:
+        """SIGKILL; the bot's time at that instant."""
+        self.process.send_signal(signal.SIGKILL)
+        stopped = self.now()
+        self.process.wait()
+        self.note(f"killed at bot time {stopped:%d %H:%M}")
+        self.log.close()
+        return stopped
+
+    def note(self, words: str) -> None:
+        with open(self.folder / "bot.log", "a") as log:
+            log.write(f"{datetime.now():%Y-%m-%d %H:%M:%S,%f}"[:-3] + f" TEST {words}\n")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/slack/events"
+
+    async def ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        async with aiohttp.ClientSession() as session:
+            while time.monotonic() < deadline:
+                assert self.process.poll() is None, self.tail()
+                try:
+                    async with session.get(f"http://127.0.0.1:{self.port}/healthz") as response:
+                        if response.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.05)
+        raise AssertionError(f"the bot did not start:\n{self.tail()}")
+
+    async def update(self, user: str, words: str) -> date | None:
+        """`/update` as a person types it; the meeting it was saved for, or None (try again)."""
+        form = self.fake.slash_command("/update", words, user, self.channel)
+        try:
+            status, body = await asyncio.wait_for(self.fake.post_to_app(self.url, form=form), 5)
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError, TimeoutError):
+            return None
+        found = re.search(r"Saved your update for \w+ (\d+ \w+ \d{4})", body)
+        if status != 200 or not found:
+            return None
+        return datetime.strptime(found.group(1), "%d %b %Y").date()
+
+    def tail(self) -> str:
+        return (self.folder / "bot.log").read_text()[-4000:]
+
+
+def posts_by_key(fake: FakeSlack, *channels: str) -> Counter:
+    keys = Counter()
+    for channel in channels:
+        for message in fake.messages(channel):
+            key = ((message.get("metadata") or {}).get("event_payload") or {}).get("key", "")
+            if key and "#" not in key:
+                keys[key] += 1
+    return keys
+
+
+def expected_keys(config: str, begin: datetime, end: datetime, channel: str, digest: str,
+                  updated: set[date]) -> tuple[set[str], set[str]]:
+    """Posts that must be there once (announcements, calls, reminders, notices, digests of
+    meetings with updates), and digests that may be (an update saved but never acknowledged)."""
+    series = parse_config(config).get("daily")
+    must, may = set(), set()
+    for occurrence, sends in plan(series, begin - timedelta(days=30), end + timedelta(days=15)):
+        for send in sends:
+            if send.due > end:
+                continue
+            if send.kind == "compile":
+                key = f"daily/{occurrence.date}/digest/slack/{digest}"
+                (must if occurrence.date in updated else may).add(key)
+            elif not send.internal:
+                must.add(f"daily/{occurrence.date}/{send.kind}/slack/{channel}")
+    return must, may
+
+
+def window(day: date) -> tuple[datetime, datetime]:
+    """When `/update` surely goes to the meeting of `day`: after its call, well before its start."""
+    start = datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=12)
+    return start - timedelta(hours=18), start - timedelta(hours=3)
+
+
+async def keep_updating(bot: Bot, lane: str, acked: dict[str, date], stop: asyncio.Event,
+                        every: float) -> None:
+    """People sending `/update` all along, retrying when the bot is down, each a new person."""
+    n = 0
+    while not stop.is_set():
+        now = bot.now()
+        day = (now + timedelta(hours=12)).date()
+        begin, end = window(day)
+        if begin <= now <= end and bot.process is not None and bot.process.poll() is None:
+            words = f"update {lane}-{n} from person {n}"
+            saved = await bot.update(f"U{lane.upper()}{n:04d}", words)
+            if saved is not None:
+                acked[words] = saved
+                n += 1
+        await asyncio.sleep(every)
+
+
+def missed_rows(database_url: str) -> list:
+    db = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
+    with db.connect() as connection:
+        found = connection.execute(text(
+            "SELECT occurrence, kind, platform, status FROM outbox "
+            "WHERE status IN ('missed', 'failed', 'sending')")).all()
+    db.dispose()
+    return found
+
+
+def updates_in_db(database_url: str) -> dict[str, date]:
+    db = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
+    with db.connect() as connection:
+        found = connection.execute(text(
+            "SELECT u.text, m.date FROM \"update\" u JOIN meeting m ON m.id = u.meeting_id")).all()
+    db.dispose()
+    return {words: (day if isinstance(day, date) else date.fromisoformat(day))
+            for words, day in found}
+
+
+# --- restarts ---------------------------------------------------------------------------------------
+
+KILLS_PER_LANE = int(os.environ.get("CHATBOT_TEST_KILLS", 25))
+LANE_SPEED = 7200.0  # an hour of the bot's time in half a second
+# Each process's clock starts when its scheduler does: the bot's time stands still while no
+# process is up, as if each restart were instant. What falls due while the bot is down is
+# tested in tests/core/test_scheduler.py.
+
+
+async def run_lane(fake: FakeSlack, folder: Path, lane: str, rng: random.Random) -> dict:
+    channel, digest = f"C0{lane.upper()}MAIN", f"C0{lane.upper()}DGST"
+    fake.add_channel(channel, f"{lane}-standup")
+    fake.add_channel(digest, f"{lane}-notes")
+    config = series_toml(channel, digest, reminders='["20h", "8h"]', skip="2026-03-05")
+    (folder / "meetings.toml").write_text(config)
+    bot = Bot(fake, folder, f"sqlite:///{folder / 'bot.db'}", LANE_SPEED, channel)
+    begin = DAY0 + timedelta(hours=12, minutes=30)
+    acked: dict[str, date] = {}
+    stop = asyncio.Event()
+    updating = asyncio.ensure_future(keep_updating(bot, lane, acked, stop, every=0.25))
+    now = begin
+    kills = Counter()
+
+    def ours() -> int:
+        return sum(1 for c in fake.calls_to("chat.postMessage") if c.get("channel") in (channel, digest))
+
+    try:
+        for _ in range(KILLS_PER_LANE):
+            bot.spawn(now)
+            if rng.random() < 0.4:
+                # Right as a post reaches Slack: before the bot can record that it was sent.
+                seen = ours()
+                try:
+                    await fake.wait_for(lambda: ours() > seen, timeout=3.5)
+                    kills["after a post"] += 1
+                except (TimeoutError, asyncio.TimeoutError):
+                    kills["at a random time"] += 1
+            else:
+                await asyncio.sleep(rng.uniform(0.2, 3.0))
+                kills["at a random time"] += 1
+            now = bot.kill()
+        # A last run to a quiet moment (14:30: between a meeting's end and the next call).
+        bot.spawn(now)
+        await bot.ready()
+        end = datetime.combine((bot.now() + timedelta(hours=3)).date(), datetime.min.time(), UTC)
+        end += timedelta(hours=14, minutes=30)
+        if end - bot.now() < timedelta(hours=3):
+            end += timedelta(days=1)
+        await asyncio.sleep((end - bot.now()).total_seconds() / LANE_SPEED)
+        stop.set()
+        await updating
+        bot.kill()
+    finally:
+        stop.set()
+        if bot.process is not None and bot.process.poll() is None:
+            bot.kill()
+    return dict(bot=bot, config=config, begin=begin, end=end, channel=channel, digest=digest,
+                acked=acked, kills=kills)
+
+
+def check_lane(fake: FakeSlack, lane: dict) -> None:
+    posted = posts_by_key(fake, lane["channel"], lane["digest"])
+    # Settle time: sends due in the last few bot-minutes may or may not have gone out.
+    must, may = expected_keys(lane["config"], lane["begin"], lane["end"], lane["channel"],
+                              lane["digest"], set(lane["acked"].values()))
+    doubled = {k: n for k, n in posted.items() if n > 1}
+    assert not doubled, f"sent more than once: {doubled}\n{lane['bot'].tail()}"
+    missing = must - set(posted)
+    assert not missing, f"never sent: {sorted(missing)}\n{lane['bot'].tail()}"
+    assert set(posted) <= must | may, sorted(set(posted) - must - may)
+    url = lane["bot"].database_url
+    assert missed_rows(url) == []
+    stored = updates_in_db(url)
+    lost = {w: d for w, d in lane["acked"].items() if stored.get(w) != d}
+    assert not lost, f"updates lost: {lost}"
+    archive = lane["bot"].folder / "archive" / "daily"
+    for words, day in lane["acked"].items():
+        notes = archive / f"{day}.md"
+        if notes.exists():  # finished meetings: the update made it into the archived notes
+            assert words in notes.read_text(), (words, day)
+    # At least one whole meeting: announced, called, reminded, compiled, finished and archived.
+    whole = [d for d in {k.split("/")[1] for k in must}
+             if {f"daily/{d}/{kind}/slack/{lane['channel']}"
+                 for kind in ("announcement", "call_for_updates", "reminder:8h")} <= must
+             and f"daily/{d}/digest/slack/{lane['digest']}" in must and (archive / f"{d}.md").exists()]
+    assert whole and len(lane["acked"]) >= 5, (sorted(must), lane["acked"])
+
+
+async def test_killed_fifty_times_every_send_goes_out_once(tmp_path):
+    rng = random.Random(int(os.environ.get("CHATBOT_TEST_SEED", time.time())))
+    async with FakeSlack() as fake:
+        lanes = await asyncio.gather(*(
+            run_lane(fake, _folder(tmp_path / lane), lane, random.Random(rng.random()))
+            for lane in ("a", "b")))
+        for lane in lanes:
+            check_lane(fake, lane)
+        kills = sum((lane["kills"] for lane in lanes), Counter())
+        assert sum(kills.values()) == 2 * KILLS_PER_LANE
+        assert kills["after a post"] >= 5, kills
+
+
+def _folder(path: Path) -> Path:
+    path.mkdir(parents=True)
+    return path
+
+
+# --- replicas ---------------------------------------------------------------------------------------
+
+REPLICA_SPEED = 86400 / 1.2  # a day in 1.2 s: thirty meetings in about 36 s
+
+
+@pytest.fixture
+def postgresql_url():
+    if not PG_URL:
+        pytest.skip("set CHATBOT_TEST_DATABASE_URL to run the PostgreSQL tests")
+    yield from _pg_schema_url(PG_URL)
+
+
+async def test_two_replicas_on_postgresql_send_once_when_the_leader_dies(tmp_path, postgresql_url):
+    channel, digest = "C0REPLICA01", "C0REPLICA02"
+    config = series_toml(channel, digest, reminders='["20h"]', skip="2026-03-20")
+    (tmp_path / "meetings.toml").write_text(config)
+    url = postgresql_url.replace("postgresql+psycopg://", "postgresql://")
+    rng = random.Random()
+    async with FakeSlack(channels={channel: "standup", digest: "notes"}) as fake:
+        bots = [Bot(fake, _folder(tmp_path / name), url, REPLICA_SPEED, channel)
+                for name in ("a", "b")]
+        for bot in bots:
+            (bot.folder / "meetings.toml").write_text(config)
+        begin = DAY0 + timedelta(hours=12, minutes=30)
+        origin = time.time() + 2.5  # both start before the timeline does
+        first, second = bots
+        first.spawn(begin, origin)
+        await first.ready()
+        await wait_for_log(first, "this process now schedules")
+        second.spawn(begin, origin)
+        await second.ready()
+        acked: dict[str, date] = {}
+        stop = asyncio.Event()
+        updating = asyncio.ensure_future(keep_updating(second, "r", acked, stop, every=0.5))
+        try:
+            kill_at = DAY0 + timedelta(days=15, hours=rng.uniform(0, 24))
+            await asyncio.sleep((kill_at - first.now()).total_seconds() / REPLICA_SPEED)
+            first.kill()
+            await wait_for_log(second, "this process now schedules", timeout=5)
+            end = DAY0 + timedelta(days=30, hours=14, minutes=30)
+            await asyncio.sleep((end - second.now()).total_seconds() / REPLICA_SPEED)
+            stop.set()
+            await updating
+            second.kill()
+        finally:
+            stop.set()
+            for bot in bots:
+                if bot.process is not None and bot.process.poll() is None:
+                    bot.kill()
+        posted = posts_by_key(fake, channel, digest)
+        must, may = expected_keys(config, begin, end, channel, digest, set(acked.values()))
+        meetings = {k.split("/")[1] for k in must}
+        assert len(meetings) == 30
+        doubled = {k: n for k, n in posted.items() if n > 1}
+        assert not doubled, f"sent more than once: {doubled}\n{second.tail()}"
+        assert not must - set(posted), (sorted(must - set(posted)), first.tail(), second.tail())
+        assert set(posted) <= must | may
+        assert missed_rows(url) == []
+        assert {w: d for w, d in acked.items() if updates_in_db(url).get(w) != d} == {}
+        assert acked, "no update got through"
+
+
+async def wait_for_log(bot: Bot, words: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if words in (bot.folder / "bot.log").read_text():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{words!r} not in the log:\n{bot.tail()}")
