@@ -34,8 +34,8 @@ ACK_BUDGET = 2.0
 NAME_TIMEOUT = 1.0
 BATCH = 256  # thread events applied in one go when they come in faster than they are stored
 # A batch costs a few transactions whatever its size; gathering for a moment keeps a burst of
-# replies from paying them once per reply. People do not notice 20 ms.
-LINGER = 0.02
+# replies from paying them once per reply. People do not notice 50 ms.
+LINGER = 0.05
 # Replies rarely queue posts (only after the digest went out), so a stream of them asks the outbox
 # to look at most this often rather than once per batch.
 KICK_EVERY = 0.1
@@ -288,6 +288,8 @@ class SlackAdapter:
         self._locks = _KeyedLocks()
         self._work: set[asyncio.Task] = set()
         self._queue: asyncio.Queue = asyncio.Queue()
+        self._pending = 0  # queued or being stored
+        self._settled = asyncio.Event()
         self._applier: asyncio.Task | None = None
         self._kick_later: asyncio.TimerHandle | None = None
         self._socket: AsyncSocketModeHandler | None = None
@@ -355,8 +357,11 @@ class SlackAdapter:
 
     async def idle(self) -> None:
         """Wait until the work started by events so far, and the posts it queued, are done."""
-        while self._work:
-            await asyncio.gather(*self._work, return_exceptions=True)
+        while self._work or self._pending:
+            if self._work:
+                await asyncio.gather(*self._work, return_exceptions=True)
+            else:
+                await self._settled.wait()
         if self._kick_later is not None:
             self._kick_outbox()
         await self.runtime.dispatcher.idle()
@@ -413,9 +418,8 @@ class SlackAdapter:
                      core_event.place.channel)
             if self._maybe_unrecorded(event, core_event.place.thread):
                 await self._recorded(core_event.place.thread)
-            answers = await self._locks.run(core_event.message_id,
-                                            lambda: self._applied(body.get("event_id"), core_event))
-            await self._tell(core_event, answers or [])
+            await self._locks.run(core_event.message_id,
+                                  lambda: self._enqueue(body.get("event_id"), core_event))
         except Exception:
             log.exception("slack message event %s failed", body.get("event_id"))
             await self._tell(translate.to_event(event), [Answer(
@@ -453,11 +457,11 @@ class SlackAdapter:
     async def _on_other_event(self) -> None:
         return None  # subscribed by mistake or new: acked, so Slack does not retry it
 
-    async def _applied(self, key: str | None, event: Event) -> list[Answer] | None:
-        """Queue a thread event for the applier; its answers once it is stored."""
-        done = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((key, event, done))
-        return await done
+    async def _enqueue(self, key: str | None, event: Event) -> None:
+        """Queue a thread event for the applier, which answers its author if there is a need."""
+        self._pending += 1
+        self._settled.clear()
+        self._queue.put_nowait((key, event))
 
     async def _apply_queued(self) -> None:
         """One applier takes the queued events in arrival order, as many as are waiting, and
@@ -465,21 +469,27 @@ class SlackAdapter:
         per reply, and the event loop stays free to ack."""
         while True:
             batch = [await self._queue.get()]
-            if self._queue.empty():
-                await asyncio.sleep(LINGER)
+            await asyncio.sleep(LINGER)
             while len(batch) < BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
-                results = await asyncio.to_thread(self._apply, [(key, event) for key, event, _ in batch])
-            except Exception as error:
-                results = None
-                for _, _, done in batch:
-                    if not done.done():
-                        done.set_exception(error)
-            for (_, _, done), answers in zip(batch, results or ()):
-                if not done.done():
-                    done.set_result(answers)
+                results = await asyncio.to_thread(self._apply, batch)
+            except Exception:
+                log.exception("slack: storing %s events failed", len(batch))
+                results = [[Answer("Your message could not be saved because of an error on our side; "
+                                   "please post it again in a minute.", ok=False)]] * len(batch)
+            for (_, event), answers in zip(batch, results):
+                if answers:
+                    self._track(self._tell(event, answers))
+            self._pending -= len(batch)
+            if not self._pending:
+                self._settled.set()
             self._kick_outbox_soon()  # a late reply queues an edit of the digest and a notice
+
+    def _track(self, work) -> None:
+        task = asyncio.ensure_future(work)
+        self._work.add(task)
+        task.add_done_callback(self._work.discard)
 
     def _apply(self, items: list[tuple[str | None, Event]]) -> list[list[Answer] | None]:
         """Runs in a worker thread: claim each event once, then apply the new ones in order."""
