@@ -266,10 +266,18 @@ class Dispatcher:
             pacer = self._pacers[platform] = Pacer(pace)
         return pacer
 
-    def _begin(self, row_id: int) -> Post:
-        """The post as it reads now; the attempt is counted before it leaves."""
+    def _begin(self, row_id: int) -> Post | None:
+        """The post as it reads now, the attempt counted before it leaves; None if it came too
+        late to be of use (it waited for the platform's pace past its meeting's start)."""
+        now = _utc(self.clock())
         with session_scope(self.engine.db) as session:
             row = session.get(Outbox, row_id)
+            if row.expires is not None and _utc(row.expires) <= now and not row.message_id:
+                row.status, row.claimed_by = "missed", ""
+                log.warning("missed %s for %s %s on %s %s: its turn to be sent came after %s",
+                            row.kind, row.series_id, row.occurrence, row.platform, row.channel,
+                            _utc(row.expires).isoformat())
+                return None
             post = self.engine.render_post(session, row)
             row.attempts += 1
             return post
@@ -327,6 +335,8 @@ class Dispatcher:
         async with self._limit:
             try:
                 post = await asyncio.to_thread(self._begin, row_id)
+                if post is None:
+                    return
                 delivery = self.deliveries.get(post.platform)
                 if delivery is None:
                     raise RuntimeError(f"no {post.platform} adapter is running")

@@ -35,7 +35,7 @@ DAY = timedelta(days=1)
 ANNOUNCE_LEAD = timedelta(days=14)  # announce no earlier than this before the start
 GRACE = timedelta(minutes=10)  # a send is never called useless before it is this late
 HORIZON = timedelta(days=40)  # sends are written to the outbox this far ahead
-RECONCILE_EVERY = timedelta(hours=1)
+RECONCILE_EVERY = timedelta(hours=6)  # the horizon is weeks ahead: this only extends it
 LIVE_RETRY = timedelta(minutes=15)  # a meeting still live at its end is finished later...
 LIVE_LIMIT = timedelta(hours=12)  # ...but not later than this after its planned end
 JOBS = ("compile", "finish")  # work for the core at an instant, run once, not posted
