@@ -215,7 +215,7 @@ class People:
 
 
 class _KeyedLocks:
-    """One lock per key, dropped when unused: events about one message are handled in order."""
+    """One lock per key, dropped when unused."""
 
     def __init__(self) -> None:
         self._locks: dict[str, list] = {}
@@ -416,10 +416,11 @@ class SlackAdapter:
                 core_event = translate.to_event(event, await self.people.names(people))
             log.info("slack %s %s in %s", type(core_event).__name__, core_event.message_id,
                      core_event.place.channel)
-            if self._maybe_unrecorded(event, core_event.place.thread):
-                await self._recorded(core_event.place.thread)
-            await self._locks.run(core_event.message_id,
-                                  lambda: self._enqueue(body.get("event_id"), core_event))
+            thread = core_event.place.thread
+            if self._maybe_unrecorded(event, thread):
+                # Events in the thread wait their turn, so they are still stored in arrival order.
+                await self._locks.run(thread, lambda: self._recorded(thread))
+            self._enqueue(body.get("event_id"), core_event)
         except Exception:
             log.exception("slack message event %s failed", body.get("event_id"))
             await self._tell(translate.to_event(event), [Answer(
@@ -457,7 +458,7 @@ class SlackAdapter:
     async def _on_other_event(self) -> None:
         return None  # subscribed by mistake or new: acked, so Slack does not retry it
 
-    async def _enqueue(self, key: str | None, event: Event) -> None:
+    def _enqueue(self, key: str | None, event: Event) -> None:
         """Queue a thread event for the applier, which answers its author if there is a need."""
         self._pending += 1
         self._settled.clear()
