@@ -100,12 +100,11 @@ def writing(db: Engine) -> Iterator[Session]:
 
 def enqueue(session: Session, *, series_id: str, occurrence: date, kind: str, platform: str,
             channel: str, due: datetime, meeting_id: int | None = None,
-            thread_of: str | None = None, expires: datetime | None = None,
-            status: str = "pending") -> bool:
+            thread_of: str | None = None, expires: datetime | None = None) -> bool:
     """Add a post unless one with the same key exists; True when this call added it."""
     values = dict(series_id=series_id, occurrence=occurrence, kind=kind, platform=platform,
                   channel=channel, due=_utc(due), meeting_id=meeting_id, thread_of=thread_of,
-                  status=status, attempts=0, error="", extra_ids="", needs_edit=False,
+                  status="pending", attempts=0, error="", extra_ids="", needs_edit=False,
                   expires=_utc(expires) if expires else None, claimed_by="")
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert

@@ -4,6 +4,7 @@ wakes up to send them. APScheduler only decides when to wake; the database decid
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import logging
 import os
@@ -11,12 +12,14 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import select
@@ -503,10 +506,6 @@ class Scheduler:
         self._step_lock = None
 
     async def start(self) -> None:
-        import asyncio
-
-        from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
         self._step_lock = asyncio.Lock()
         if self.locks is None:
             self.locks = await asyncio.to_thread(self._make_locks)
@@ -517,8 +516,6 @@ class Scheduler:
         self._arm(0.0)
 
     async def stop(self) -> None:
-        import asyncio
-
         if self._aps is not None:
             self._aps.shutdown(wait=False)
             self._aps = None
@@ -534,8 +531,6 @@ class Scheduler:
             self.locks = None
 
     def _arm(self, seconds: float) -> None:
-        from apscheduler.jobstores.base import JobLookupError
-
         if self._aps is None:
             return
         if self._job is not None:
@@ -560,8 +555,6 @@ class Scheduler:
             self._arm(self.poll)
 
     async def _next_wake(self) -> float:
-        import asyncio
-
         platforms = self.dispatcher.platforms + ([INTERNAL] if self.leading else [])
         due = await asyncio.to_thread(outbox.next_due, self.engine.db, platforms)
         wait = self.poll
@@ -572,8 +565,6 @@ class Scheduler:
 
     async def step(self) -> None:
         """One look at the database: plan and run jobs when leading, then deliver what is due."""
-        import asyncio
-
         if self.locks is None:
             self.locks = await asyncio.to_thread(self._make_locks)
         if self._step_lock is None:
