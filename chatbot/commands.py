@@ -122,9 +122,17 @@ _EMAIL = re.compile(r"[^\s@<>]+@[^\s@<>]+\.[A-Za-z]{2,}")
 _INT = re.compile(r"#?(-?\d+)")
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean(text: str) -> str:
+    """Control characters (NUL above all, which PostgreSQL refuses) never reach storage."""
+    return _CONTROL.sub("", text)
+
+
 def parse(group: str, text: str) -> Invocation:
     """Read `/<group> <text>` against the table; UsageError says what was wrong and the right form."""
-    group = group.strip().lstrip("/").lower()
+    group, text = clean(group).strip().lstrip("/").lower(), clean(text)
     if group not in GROUPS:
         raise UsageError(
             f"Unknown command /{group}. {_suggest(group, GROUPS, '/')}"
@@ -209,7 +217,7 @@ def _text(text: str, *, required: bool, usage: str) -> str:
 
 def check_text(text: str) -> str:
     """The same checks for free text that arrives outside a command (thread replies)."""
-    return _text(text, required=True, usage="Write a few words, or `pass`.")
+    return _text(clean(text), required=True, usage="Write a few words, or `pass`.")
 
 
 def parse_profile(text: str) -> Profile:

@@ -15,6 +15,7 @@ TERMINAL = "terminal"
 SLACK = "slack"
 DISCORD = "discord"
 PLATFORMS = (TERMINAL, SLACK, DISCORD)
+MAX_NAME = 100
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,11 @@ class Actor:
     platform: str
     user_id: str
     name: str = ""  # the platform's display name, when the adapter knows it
+
+    def __post_init__(self) -> None:
+        # Platforms allow odd names; storage refuses NUL and the notes want a readable length.
+        name = "".join(ch for ch in self.name if ch >= " " and ch != "\x7f")[:MAX_NAME]
+        object.__setattr__(self, "name", name)
 
     @property
     def key(self) -> str:
