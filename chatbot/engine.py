@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import Engine, delete, func, insert, tuple_, update
+from sqlalchemy import Engine, delete, func, insert, or_, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -713,7 +713,10 @@ class MeetingEngine:
                 if absent:
                     self._attendance(session, meeting, session.get(Person, found.person_id), "apologies")
                 passed = rest.lower().rstrip(".!") == "pass"
-                found.kind, found.text = ("pass", "") if passed else ("update", rest)
+                kind, new_text = ("pass", "") if passed else ("update", rest)
+                if (found.kind, found.text) == (kind, new_text):
+                    return []  # an unchanged text (Slack sends these for link previews)
+                found.kind, found.text = kind, new_text
                 self._late_change(session, self.config.get(meeting.series_id), meeting)
                 return []
             note = session.exec(select(Note).where(Note.platform == platform,
@@ -726,6 +729,43 @@ class MeetingEngine:
                 return self._reply(Reply(event.actor or Actor(platform, "unknown"), event.place,
                                          message_id, text)) if event.actor else []
             return []
+
+    def open_threads(self, platform: str, *, within: timedelta = timedelta(days=7)) -> list[Place]:
+        """Threads the bot opened on a platform for meetings not long over, to catch up on at start."""
+        since = self.clock() - within
+        with session_scope(self.db) as session:
+            rows = session.exec(
+                select(Outbox).join(Meeting, Meeting.id == Outbox.meeting_id)
+                .where(Outbox.platform == platform, Outbox.status == "sent",
+                       Outbox.message_id.is_not(None), Meeting.end >= since,
+                       or_(Outbox.kind == "call_for_updates", Outbox.kind.startswith("agenda:")))
+                .order_by(Outbox.id)).all()
+            return [Place(platform, row.channel, row.message_id) for row in rows]
+
+    def catch_up(self, thread: Place, replies: Sequence[Reply]) -> list[list[Answer]]:
+        """Bring a thread in line with what the platform shows now: replies posted, edited or
+        deleted while the bot was away (or in a crash after an ack) are applied, each once.
+
+        `replies` must be the whole thread, apart from the opening post and bots' messages.
+        """
+        seen = {reply.message_id for reply in replies}
+        with session_scope(self.db) as session:
+            post = self._thread_post(session, thread)
+            if post is None or post.meeting_id is None:
+                return []
+            if post.kind == "call_for_updates":
+                query = select(Update.message_id).where(Update.meeting_id == post.meeting_id)
+                stored = set(session.exec(query.where(Update.platform == thread.platform)))
+            else:
+                item_id = int(post.kind.split(":", 1)[1])
+                stored = set(session.exec(select(Note.message_id).where(
+                    Note.item_id == item_id, Note.platform == thread.platform)))
+        stored.discard(None)
+        events: list[Event] = [r for r in replies if r.message_id not in stored]
+        events += [ReplyEdited(thread, r.message_id, r.text, r.actor) for r in replies
+                   if r.message_id in stored]
+        events += [ReplyDeleted(thread, message_id) for message_id in sorted(stored - seen)]
+        return self.handle_many(events)
 
     def _reply_deleted(self, event: ReplyDeleted) -> list[Answer]:
         with session_scope(self.db) as session:

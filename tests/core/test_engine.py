@@ -218,3 +218,22 @@ def test_no_command_text_makes_the_engine_raise(make_bot):
         assert answer.text
 
     check()
+
+
+def test_catching_up_on_a_thread_applies_what_happened_while_away(bot):
+    bot.say("/meeting remind")
+    place, sarah, erik = _reply_place(bot), Actor("terminal", "sarah", "sarah"), Actor("terminal", "erik", "erik")
+    bot.engine.handle(Reply(sarah, place, "m-1", "kept as is"))
+    bot.engine.handle(Reply(sarah, place, "m-2", "edited while away"))
+    bot.engine.handle(Reply(erik, place, "m-3", "deleted while away"))
+    assert bot.engine.open_threads("terminal") == [place]
+    thread = [Reply(sarah, place, "m-1", "kept as is"), Reply(sarah, place, "m-2", "edited: new text"),
+              Reply(erik, place, "m-4", "posted while away")]
+    bot.engine.catch_up(place, thread)
+    bot.engine.catch_up(place, thread)  # a second start changes nothing more
+    notes = bot.notes()
+    assert "- **sarah** kept as is" in notes and "    - edited: new text" in notes
+    assert "- **erik** posted while away" in notes
+    assert "while away\n" not in notes.replace("posted while away\n", "")
+    with session_scope(bot.engine.db) as session:
+        assert len(session.exec(select(Update)).all()) == 3
