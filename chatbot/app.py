@@ -110,8 +110,9 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def configure_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stdout)
+def configure_logging(level: str, stream=None) -> None:
+    """One line per event, to standard output unless the conversation itself is there."""
+    handler = logging.StreamHandler(stream or sys.stdout)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     handler.addFilter(RedactSecrets())
     root = logging.getLogger()

@@ -75,8 +75,10 @@ def run(config: ConfigOption = None,
         speaker: Annotated[Optional[str], typer.Option("--as", help="terminal: who is speaking")] = None):
     """Run the bot: Slack and Discord where their credentials are set, else the terminal."""
     settings = settings_or_exit(config)
-    composition.configure_logging(settings.log_level)
     platforms = composition.platforms_for(settings)
+    # In the terminal the conversation is on standard output; its log lines go beside it.
+    composition.configure_logging(settings.log_level,
+                                  sys.stderr if platforms == ["terminal"] else sys.stdout)
     runtime = runtime_or_exit(settings, platforms)
     if series is not None:
         series_or_exit(runtime, series)

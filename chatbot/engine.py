@@ -957,6 +957,10 @@ class MeetingEngine:
 
     def finish(self, session, series: Series, meeting: Meeting) -> str:
         """After a meeting: digest, archive, and unfinished items carried to the next one."""
+        # `/meeting end` and the scheduled finish may meet: the row lock lets one of them carry over.
+        session.refresh(meeting, with_for_update=True)
+        if meeting.status == "ended":
+            return f"The meeting of {posts.short_date(meeting.date)} has already ended."
         lines = [self._post_digest(session, series, meeting)]
         meeting.status = "ended"
         carried = []
