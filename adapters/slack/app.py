@@ -1,5 +1,6 @@
-"""The Slack adapter: bolt listeners that ack first and then hand events to the core, and the
-delivery that posts the outbox's messages, digest and notes file to Slack.
+"""The Slack adapter: bolt listeners that ack first and then hand events to the core, a catch-up
+at start on what the threads of recent meetings show, and the delivery that posts the outbox's
+messages, digest and notes file to Slack.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from adapters.slack import render, translate
 from chatbot.app import StartupError
 from chatbot.commands import GROUPS
-from chatbot.events import SLACK, Answer, Delivered, Event, Post, Reply, ReplyEdited
+from chatbot.events import SLACK, Answer, Delivered, Event, Place, Post, Reply, ReplyEdited
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ LINGER = 0.05
 # to look at most this often rather than once per batch.
 KICK_EVERY = 0.1
 RECORD_WAIT = 60.0  # seconds after a post a reply under it may wait for the outbox to record it
+CATCH_UP_BUDGET = 30.0  # seconds the start may spend reading the threads of recent meetings
+THREAD_PAGE = 200  # messages per conversations.replies call
 METADATA_TYPE = "chatbot_post"
 _REFUSED = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
             "not_allowed_token_type", "missing_scope"}
@@ -291,6 +294,7 @@ class SlackAdapter:
         self._pending = 0  # queued or being stored
         self._settled = asyncio.Event()
         self._applier: asyncio.Task | None = None
+        self._caught_up = asyncio.Event()  # the applier stores live events only after the catch-up
         self._kick_later: asyncio.TimerHandle | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
@@ -301,7 +305,8 @@ class SlackAdapter:
     # -- lifecycle -------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Check the credentials with Slack, then connect (Socket Mode) or listen (HTTP)."""
+        """Check the credentials with Slack, connect (Socket Mode) or listen (HTTP), then catch up
+        on the threads of recent meetings."""
         self._applier = asyncio.ensure_future(self._apply_queued())
         try:
             self.bot_user_id = (await self.client.auth_test())["user_id"]
@@ -311,6 +316,10 @@ class SlackAdapter:
                 raise SlackSetupError(f"SLACK_BOT_TOKEN was refused by Slack ({code}); copy the bot "
                                       "token (xoxb-...) from the app's OAuth & Permissions page") from None
             raise
+        await self._listen()
+        await self._catch_up()
+
+    async def _listen(self) -> None:
         if self.socket_mode:
             # The SDK retries a refused connection forever; ask for the first URL here, so that a
             # wrong app token stops the start instead.
@@ -334,6 +343,51 @@ class SlackAdapter:
         await web.TCPSite(self._runner, self.host, self.port).start()
         self.port = self._runner.addresses[0][1]
         log.info("slack: listening for events on http://%s:%s/slack/events", self.host, self.port)
+
+    async def _catch_up(self) -> None:
+        """Apply what Slack shows in each open thread: replies posted, edited or deleted while the
+        bot was away, or lost in a crash between an ack and the store.
+
+        The listeners are already up, so nothing posted from now on is missed; the live events
+        they queue meanwhile are stored after the catch-up, so a reading of a thread taken before
+        them cannot undo them. Seen again, a reply or an unchanged edit changes nothing.
+        """
+        try:
+            deadline = time.monotonic() + CATCH_UP_BUDGET
+            for place in await asyncio.to_thread(self.engine.open_threads, SLACK):
+                try:
+                    replies = await asyncio.wait_for(self._thread_replies(place),
+                                                     max(deadline - time.monotonic(), 0))
+                except Exception as error:  # Slack refused, the channel is gone, out of time
+                    reason = (error.response.get("error") if isinstance(error, SlackApiError)
+                              else str(error) or type(error).__name__)
+                    log.warning("slack: could not catch up on thread %s in %s: %s",
+                                place.thread, place.channel, reason)
+                    continue
+                try:
+                    answers = await asyncio.to_thread(self.engine.catch_up, place, replies)
+                except Exception:
+                    log.exception("slack: catching up on thread %s in %s failed", place.thread, place.channel)
+                    continue
+                log.info("slack: caught up on thread %s in %s (%s replies, %s refused)", place.thread,
+                         place.channel, len(replies), sum(1 for a in answers if a))
+        finally:
+            self._caught_up.set()
+        self._kick_outbox()  # a late change queued an edit of the digest and a notice
+
+    async def _thread_replies(self, place: Place) -> list[Reply]:
+        """The people's replies in a thread now, oldest first, all pages."""
+        messages, cursor = [], None
+        while True:
+            page = await self.client.conversations_replies(channel=place.channel, ts=place.thread,
+                                                           cursor=cursor, limit=THREAD_PAGE)
+            messages += page.get("messages", [])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        replies = [m for m in messages if translate.message_to_reply(place.channel, m)]
+        names = await self.people.names([u for m in replies for u in translate.people_in(m)])
+        return [translate.message_to_reply(place.channel, m, names) for m in replies]
 
     async def run(self) -> None:
         await self.start()
@@ -468,6 +522,7 @@ class SlackAdapter:
         """One applier takes the queued events in arrival order, as many as are waiting, and
         stores them in one worker-thread call: a busy thread costs a few transactions, not one
         per reply, and the event loop stays free to ack."""
+        await self._caught_up.wait()
         while True:
             batch = [await self._queue.get()]
             await asyncio.sleep(LINGER)

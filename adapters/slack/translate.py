@@ -162,14 +162,18 @@ def message_to_event(event: Mapping, names: Mapping[str, str] = _NO_NAMES) -> Ev
             return None
         return ReplyDeleted(place=Place(SLACK, channel, _thread_of(previous)),
                             message_id=str(event.get("deleted_ts", "")))
-    if subtype not in _PERSON_SUBTYPES or not _from_person(event):
+    return message_to_reply(channel, event, names)
+
+
+def message_to_reply(channel: str, message: Mapping, names: Mapping[str, str] = _NO_NAMES) -> Reply | None:
+    """A new message (a `message` event, or one of conversations.replies' messages) as a Reply;
+    None when it is not a person writing in a thread (the thread's opening post, bots, joins)."""
+    thread = _thread_of(message)
+    if thread is None or message.get("subtype") not in _PERSON_SUBTYPES or not _from_person(message):
         return None
-    thread = _thread_of(event)
-    if thread is None:
-        return None
-    user = str(event["user"])
+    user = str(message["user"])
     return Reply(actor=Actor(SLACK, user, names.get(user, "")), place=Place(SLACK, channel, thread),
-                 message_id=str(event["ts"]), text=free_text(event.get("text", ""), names))
+                 message_id=str(message["ts"]), text=free_text(message.get("text", ""), names))
 
 
 def to_event(payload: Mapping, names: Mapping[str, str] = _NO_NAMES) -> Event | None:

@@ -102,7 +102,8 @@ class Bot:
             return session.exec(select(func.count()).select_from(model)).one()
 
 
-async def start_bot(fake: FakeSlack, tmp_path, mode: str, config: str = SERIES, **options) -> Bot:
+def new_bot(fake: FakeSlack, tmp_path, mode: str, config: str = SERIES, **options) -> Bot:
+    """A bot on the database in tmp_path (kept across restarts), its adapter not started yet."""
     credentials = ({"slack_app_token": fake.app_token} if mode == "socket"
                    else {"slack_signing_secret": fake.signing_secret})
     settings = load_settings(database_url=f"sqlite:///{tmp_path}/bot.db", archive_dir=tmp_path / "archive",
@@ -110,10 +111,15 @@ async def start_bot(fake: FakeSlack, tmp_path, mode: str, config: str = SERIES, 
     runtime = build_runtime(settings, ["slack"], config=parse_config(config), **options)
     adapter = create(runtime, host="127.0.0.1", port=0)
     runtime.dispatcher.deliveries[adapter.platform] = adapter.delivery
-    await adapter.start()
+    return Bot(fake, runtime, adapter, mode)
+
+
+async def start_bot(fake: FakeSlack, tmp_path, mode: str, config: str = SERIES, **options) -> Bot:
+    bot = new_bot(fake, tmp_path, mode, config, **options)
+    await bot.adapter.start()
     if mode == "socket":
         await fake.wait_for_socket()
-    return Bot(fake, runtime, adapter, mode)
+    return bot
 
 
 @pytest.fixture(autouse=True)

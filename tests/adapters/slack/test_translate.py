@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from adapters.slack.translate import command_to_event, free_text, people_in, to_event, unescape
+from adapters.slack.translate import (
+    command_to_event,
+    free_text,
+    message_to_reply,
+    people_in,
+    to_event,
+    unescape,
+)
 from chatbot import commands
 from chatbot.events import Actor, CommandCall, Place, Reply, ReplyDeleted, ReplyEdited
 from tests.fakes.slack import (
@@ -83,3 +90,18 @@ def test_what_is_not_a_person_writing_in_a_thread_is_nothing_for_the_core():
     assert to_event({"type": "reaction_added"}) is None
     broadcast = {**message_event(CH, "U1", "also to the channel", thread_ts=THREAD), "subtype": "thread_broadcast"}
     assert isinstance(to_event(broadcast), Reply)
+
+
+def test_a_thread_read_back_gives_the_replies_a_live_event_would():
+    parent = {"type": "message", "user": "UBOT", "bot_id": "B1", "ts": THREAD, "thread_ts": THREAD,
+              "text": "Call for updates"}
+    live = message_event(CH, "UMIN", "see <@USIMON> &amp; <https://x.org|this>", thread_ts=THREAD,
+                         escape_text=False)
+    read = {k: v for k, v in live.items() if k not in ("channel", "event_ts", "channel_type")}
+    names = {"UMIN": "Min RK", "USIMON": "Simon Li"}
+    assert message_to_reply(CH, parent, names) is None
+    for not_a_person in ({"bot_id": "B1"}, {"subtype": "bot_message"}, {"subtype": "channel_join"}):
+        assert message_to_reply(CH, {**read, **not_a_person}, names) is None
+    assert message_to_reply(CH, read, names) == to_event(live, names) == Reply(
+        Actor("slack", "UMIN", "Min RK"), Place("slack", CH, THREAD), live["ts"],
+        "see @Simon Li & [this](https://x.org)")
