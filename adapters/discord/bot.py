@@ -9,10 +9,12 @@ import contextlib
 import functools
 import hashlib
 import io
+import itertools
 import logging
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 
 import discord
 import discord.gateway
@@ -250,6 +252,7 @@ class DiscordAdapter:
         self._channels = {int(c) for s in runtime.config.series if s.discord is not None
                           for c in (s.discord.channel, s.discord.digest_channel) if c}
         self._answering: set[asyncio.Task] = set()
+        self._reading: set[asyncio.Task] = set()  # threads' histories, for catching up
         self._queue: asyncio.Queue | None = None
         self._due: asyncio.Event | None = None
         self._tasks: list[asyncio.Task] = []
@@ -291,7 +294,7 @@ class DiscordAdapter:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
-        for task in list(self._answering):
+        for task in [*self._answering, *self._reading]:
             task.cancel()
         if self._queue is not None:
             while not self._queue.empty():
@@ -324,9 +327,13 @@ class DiscordAdapter:
             batch = [await self._queue.get()]
             while len(batch) < BATCH and await self._more():
                 batch.append(self._queue.get_nowait())
+            events = [event for event, _ in batch]
             try:
-                await self._recorded([event for event, _ in batch])
-                results = await asyncio.to_thread(self._apply, [event for event, _ in batch])
+                await self._recorded(events)
+                for event in events:
+                    if isinstance(event, _CatchUp):
+                        await event.history
+                results = await asyncio.to_thread(self._apply, events)
             except asyncio.CancelledError:  # closing: nobody waits for these answers forever
                 for _, then in batch:
                     _cancel(then)
@@ -366,9 +373,30 @@ class DiscordAdapter:
                 delay = min(delay * 2, 0.25)
             opened.pop(thread, None)
 
-    def _apply(self, events: list[Event]) -> list[list[Answer]]:
-        return [answers for start in range(0, len(events), TRANSACTION)
-                for answers in self._apply_together(events[start:start + TRANSACTION])]
+    def _apply(self, events: list[Event | _CatchUp]) -> list[list[Answer]]:
+        results: list[list[Answer]] = []
+        for catching_up, run in itertools.groupby(events, lambda e: isinstance(e, _CatchUp)):
+            run = list(run)
+            if catching_up:
+                results += [self._catch_up(each) for each in run]
+            else:
+                results += [answers for start in range(0, len(run), TRANSACTION)
+                            for answers in self._apply_together(run[start:start + TRANSACTION])]
+        return results
+
+    def _catch_up(self, each: _CatchUp) -> list[Answer]:
+        replies = each.history.result()  # done: the worker waited for it
+        if replies is None:
+            return []
+        try:
+            results = self.engine.catch_up(each.place, replies)
+        except Exception:
+            log.exception("discord: catching up on thread %s failed", each.place.thread)
+            return []
+        refused = sum(not answer.ok for answers in results for answer in answers)
+        log.info("discord: caught up on thread %s: %s replies, %s refused", each.place.thread,
+                 len(replies), refused)
+        return []
 
     def _apply_together(self, events: list[Event]) -> list[list[Answer]]:
         try:
@@ -403,8 +431,35 @@ class DiscordAdapter:
 
     async def on_ready(self) -> None:
         log.info("discord: connected as %s to %s guilds", self.client.user, len(self.client.guilds))
-        self.ready.set()
-        self.kick()
+        try:
+            await self._queue_catch_ups()
+        finally:
+            self.ready.set()
+            self.kick()
+
+    async def _queue_catch_ups(self) -> None:
+        """Catch up on the bot's threads: what was posted, edited or deleted while no gateway
+        session was reading them. Also after a reconnect that could not resume: catching up is
+        idempotent. Each thread's history is read while the events queued before it are applied,
+        and applied in its place in the queue: events received after the history was asked for
+        are applied after it, so a change made meanwhile is neither lost nor undone."""
+        for place in await asyncio.to_thread(self.engine.open_threads, DISCORD):
+            history = asyncio.create_task(self._history(place), name=f"discord-history-{place.thread}")
+            self._reading.add(history)
+            history.add_done_callback(self._reading.discard)
+            self.enqueue(_CatchUp(place, history))
+
+    async def _history(self, place: Place) -> list[Reply] | None:
+        """The replies in a thread as Discord shows them now, oldest first; None if it cannot be read."""
+        thread_id = int(place.thread)
+        thread = self.client.get_channel(thread_id) or self.client.get_partial_messageable(thread_id)
+        try:
+            messages = [m async for m in thread.history(limit=None, oldest_first=True)]
+        except Exception as error:  # deleted, no longer visible, or Discord unreachable
+            log.warning("discord: cannot read thread %s to catch up on it: %s", thread_id, error)
+            return None
+        replies = (_as_reply(m, int(place.channel)) for m in messages if m.id != thread_id)
+        return [reply for reply in replies if reply is not None]
 
     def _ours(self, channel) -> bool:
         """A thread the bot opened under one of the configured channels."""
@@ -419,15 +474,9 @@ class DiscordAdapter:
         return self._ours(channel), getattr(channel, "parent_id", None)
 
     async def on_message(self, message: discord.Message) -> None:
-        author, channel = message.author, message.channel
-        if author.bot or message.webhook_id is not None:
+        channel = message.channel
+        if not self._ours(channel) or (reply := _as_reply(message, channel.parent_id)) is None:
             return
-        if not self._ours(channel) or message.type not in _PEOPLES_MESSAGES:
-            return
-        reply = translate.to_reply(
-            author_id=author.id, author_name=author.display_name, parent_id=channel.parent_id,
-            thread_id=channel.id, message_id=message.id, content=_content(message),
-            **_mention_names(message))
         self.enqueue(reply, functools.partial(self._answer_in_thread, channel.id, message.id))
 
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
@@ -555,7 +604,26 @@ def _cancel(then) -> None:
         then.cancel()
 
 
+@dataclass(frozen=True)
+class _CatchUp:
+    """A thread's place in the event queue: its history replaces what is stored there."""
+
+    place: Place
+    history: asyncio.Task  # the replies, or None when the thread could not be read
+
+
 _PEOPLES_MESSAGES = (discord.MessageType.default, discord.MessageType.reply)
+
+
+def _as_reply(message: discord.Message, parent_id: int | None) -> Reply | None:
+    """A person's message in a thread; None for bots', webhooks' and system messages."""
+    author = message.author
+    if author.bot or message.webhook_id is not None or message.type not in _PEOPLES_MESSAGES:
+        return None
+    return translate.to_reply(
+        author_id=author.id, author_name=author.display_name, parent_id=parent_id,
+        thread_id=message.channel.id, message_id=message.id, content=_content(message),
+        **_mention_names(message))
 
 
 def _content(message: discord.Message) -> str:

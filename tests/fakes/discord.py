@@ -992,6 +992,17 @@ class FakeDiscord:
         await self._remove_message(cid, mid)
         return copy.deepcopy(message)
 
+    async def delete_thread(self, thread_id: int) -> dict:
+        """A moderator deletes a thread with its messages (THREAD_DELETE); later requests get 404."""
+        tid = int(thread_id)
+        thread = self._channel(tid)
+        if thread["type"] not in THREAD_TYPES:
+            raise ValueError(f"channel {tid} is not a thread")
+        del self._channels[tid]
+        self._messages.pop(tid, None)
+        await self.dispatch("THREAD_DELETE", {k: thread[k] for k in ("id", "guild_id", "parent_id", "type")})
+        return copy.deepcopy(thread)
+
     async def create_thread_from(
         self, channel_id: int, message_id: int, name: str, *, owner_id: Optional[int] = None
     ) -> dict:

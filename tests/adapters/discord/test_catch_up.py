@@ -1,0 +1,77 @@
+"""At start the bot reads its open threads: what was posted, edited or deleted there while it was
+down is applied once, and a thread it can no longer read is skipped without touching its notes."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlmodel import select
+
+from chatbot.models import Outbox, Update
+from chatbot.store import session_scope
+from tests.adapters.discord.conftest import TIMEOUT
+
+
+def _stored(bot) -> list[tuple]:
+    with session_scope(bot.runtime.db) as session:
+        updates = [(u.id, u.message_id, u.text) for u in session.exec(select(Update).order_by(Update.id))]
+        posts = [(o.id, o.kind, o.status) for o in session.exec(select(Outbox).order_by(Outbox.id))]
+    return updates + posts
+
+
+async def test_what_happened_in_a_thread_while_the_bot_was_down_is_caught_up_once(bots, fake, world):
+    first = await bots()
+    await first.command(world.sarah, "meeting", "remind")
+    (thread,) = await fake.wait_until(lambda: fake.threads(world.channel), TIMEOUT, "the updates thread")
+    tid = int(thread["id"])
+    kept = await fake.user_message(tid, world.simon, "Z2JH 2.0.0 is out")
+    doomed = await fake.user_message(tid, world.min, "this one will be deleted")
+    await first.settle()
+    assert first.count(Update) == 2
+    await first.stop()
+
+    # While no bot is connected: a new reply, an edit, a deletion, and another bot's chatter.
+    await fake.user_message(tid, world.rick, "posted while the bot was down", dispatch=False)
+    await fake.edit_message(tid, int(kept["id"]), "Z2JH 2.0.1 is out")
+    await fake.delete_message(tid, int(doomed["id"]))
+    await fake.user_message(tid, world.other_bot, "I am a bot", dispatch=False)
+
+    second = await bots()
+    await second.settle()  # applied after the catch-up, which was queued before the bot was ready
+    _, notes = second.runtime.engine.notes("hubs")
+    lines = notes.splitlines()
+    assert lines.count("- **Simon Li** Z2JH 2.0.1 is out") == 1
+    assert lines.count("- **Rick Wagner** posted while the bot was down") == 1
+    assert "2.0.0" not in notes and "will be deleted" not in notes and "I am a bot" not in notes
+    assert second.count(Update) == 2
+    assert fake.bot_messages(tid) == []  # caught up quietly
+    stored = _stored(second)
+    await second.stop()
+
+    third = await bots()
+    await third.settle()
+    assert third.runtime.engine.notes("hubs") == (_, notes)
+    assert _stored(third) == stored
+
+
+async def test_a_thread_that_cannot_be_read_is_skipped_with_one_warning(bots, fake, world, caplog):
+    first = await bots(config=world.config(second=True))
+    await first.command(world.sarah, "meeting", "remind")
+    await first.command(world.sarah, "meeting", "remind", channel=world.binder)
+    (hubs,) = await fake.wait_until(lambda: fake.threads(world.channel), TIMEOUT, "the hubs thread")
+    (binder,) = await fake.wait_until(lambda: fake.threads(world.binder), TIMEOUT, "the binder thread")
+    await fake.user_message(int(hubs["id"]), world.simon, "kept although its thread is gone")
+    await first.settle()
+    await first.stop()
+
+    await fake.delete_thread(int(hubs["id"]))
+    await fake.user_message(int(binder["id"]), world.erik, "posted while the bot was down", dispatch=False)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="adapters.discord.bot"):
+        second = await bots(config=world.config(second=True))
+        await second.settle()
+    warnings = [r.getMessage() for r in caplog.records if r.name == "adapters.discord.bot"]
+    assert len(warnings) == 1 and hubs["id"] in warnings[0] and "404" in warnings[0]
+    assert "- **Erik Sundell** posted while the bot was down" in second.runtime.engine.notes("binder")[1]
+    assert "kept although its thread is gone" in second.runtime.engine.notes("hubs")[1]
+    assert second.count(Update) == 2
