@@ -86,6 +86,21 @@ def split_apologies(text: str) -> tuple[bool, str]:
     return False, text.strip()
 
 
+# An apologies-only reply is kept too (kind "apologies", no text): its edit or deletion, and
+# reading the thread back after a restart, must find it.
+REPLY_ANSWERS = {"update": "Saved your update.", "pass": "Recorded your pass.",
+                 "apologies": "Noted your apologies."}
+
+
+def reply_kind(absent: bool, rest: str) -> tuple[str, str]:
+    """What a call-for-updates reply records: (kind, text)."""
+    if rest.lower().rstrip(".!") == "pass":
+        return "pass", ""
+    if absent and not rest:
+        return "apologies", ""
+    return "update", rest
+
+
 class MeetingEngine:
     def __init__(
         self,
@@ -631,15 +646,11 @@ class MeetingEngine:
                     absent, rest = split_apologies(text)
                     if absent:
                         self._attendance(session, meeting, session.get(Person, person_id), "apologies")
-                    passed = rest.lower().rstrip(".!") == "pass"
-                    if absent and not rest:
-                        answer = "Noted your apologies."
-                    else:
-                        updates.append(dict(meeting_id=meeting.id, person_id=person_id,
-                                            kind="pass" if passed else "update", text="" if passed else rest,
-                                            platform=event.place.platform, message_id=event.message_id,
-                                            created_at=utc(self.clock())))
-                        answer = "Recorded your pass." if passed else "Saved your update."
+                    kind, rest = reply_kind(absent, rest)
+                    updates.append(dict(meeting_id=meeting.id, person_id=person_id, kind=kind,
+                                        text=rest, platform=event.place.platform,
+                                        message_id=event.message_id, created_at=utc(self.clock())))
+                    answer = REPLY_ANSWERS[kind]
                     changed[(meeting.id, post.id)] = (meeting, post)
                     answers.append([Answer(answer)] if event.place.platform == TERMINAL else [])
                 elif post.kind.startswith("agenda:"):
@@ -674,15 +685,11 @@ class MeetingEngine:
                 absent, rest = split_apologies(text)
                 if absent:
                     self._attendance(session, meeting, person, "apologies")
-                passed = rest.lower().rstrip(".!") == "pass"
-                if absent and not rest:
-                    answer = "Noted your apologies."
-                else:
-                    session.add(Update(meeting_id=meeting.id, person_id=person.id,
-                                       kind="pass" if passed else "update",
-                                       text="" if passed else rest, platform=event.place.platform,
-                                       message_id=event.message_id, created_at=utc(self.clock())))
-                    answer = "Recorded your pass." if passed else "Saved your update."
+                kind, rest = reply_kind(absent, rest)
+                session.add(Update(meeting_id=meeting.id, person_id=person.id, kind=kind, text=rest,
+                                   platform=event.place.platform, message_id=event.message_id,
+                                   created_at=utc(self.clock())))
+                answer = REPLY_ANSWERS[kind]
                 self._late_change(session, series, meeting, thread=post)
                 return [Answer(answer)] if event.place.platform == TERMINAL else []
             if post.kind.startswith("agenda:"):
@@ -712,8 +719,7 @@ class MeetingEngine:
                 absent, rest = split_apologies(text)
                 if absent:
                     self._attendance(session, meeting, session.get(Person, found.person_id), "apologies")
-                passed = rest.lower().rstrip(".!") == "pass"
-                kind, new_text = ("pass", "") if passed else ("update", rest)
+                kind, new_text = reply_kind(absent, rest)
                 if (found.kind, found.text) == (kind, new_text):
                     return []  # an unchanged text (Slack sends these for link previews)
                 found.kind, found.text = kind, new_text
@@ -1058,7 +1064,7 @@ class MeetingEngine:
         for pid, kind, text in updates:
             if kind == "pass":
                 passed.add(pid)
-            else:
+            elif text:
                 texts.setdefault(pid, []).append(text)
         order = list(dict.fromkeys([pid for pid, *_ in updates] +
                                    [pid for pid, status in attendance if status == "apologies"]))

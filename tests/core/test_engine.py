@@ -237,3 +237,17 @@ def test_catching_up_on_a_thread_applies_what_happened_while_away(bot):
     assert "while away\n" not in notes.replace("posted while away\n", "")
     with session_scope(bot.engine.db) as session:
         assert len(session.exec(select(Update)).all()) == 3
+
+
+def test_an_apologies_only_reply_is_kept_so_reading_the_thread_again_changes_nothing(bot):
+    bot.say("/meeting remind")
+    place, callum = _reply_place(bot), Actor("terminal", "callum", "callum")
+    bot.engine.handle(Reply(callum, place, "m-1", "Apologies!"))
+    bot.say("/meeting compile")
+    bot.engine.catch_up(place, [Reply(callum, place, "m-1", "Apologies!")])
+    with session_scope(bot.engine.db) as session:
+        rows = {(r.kind, r.needs_edit) for r in session.exec(select(Outbox))}
+    assert ("late_notice", False) not in rows and ("digest", True) not in rows
+    assert "- **callum** apologies" in bot.notes()
+    bot.engine.handle(ReplyEdited(place, "m-1", "apologies, my update: shipped 2.0", callum))
+    assert "- **callum** apologies, my update: shipped 2.0" in bot.notes()
