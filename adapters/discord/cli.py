@@ -9,7 +9,6 @@ from typing import Annotated, Optional
 
 import typer
 
-from adapters.discord import bot
 from chatbot.cli import ConfigOption, fail, runtime_or_exit, settings_or_exit
 
 
@@ -35,6 +34,8 @@ def register(cli: typer.Typer) -> None:
             if application_id is None:
                 fail("set DISCORD_TOKEN or pass --application-id (the Application ID on the "
                      "Discord developer portal's General Information page)")
+        from adapters.discord import bot  # discord.py loads only for the commands that use it
+
         names = ", ".join(name.replace("_", " ") for name, value in bot.PERMISSIONS if value)
         typer.echo(f"Permissions: {names}; scopes: {', '.join(bot.SCOPES)}.", err=True)
         typer.echo(bot.invite_url(application_id))
@@ -44,6 +45,8 @@ def register(cli: typer.Typer) -> None:
              guild: Annotated[Optional[int], typer.Option(
                  "--guild", help="sync to this server only (appears at once; for testing)")] = None):
         """Register the slash commands with Discord now (the bot also does it when they change)."""
+        from adapters.discord import bot
+
         settings = settings_or_exit(config)
         if settings.discord_token is None:
             fail("DISCORD_TOKEN is not set")
@@ -58,6 +61,8 @@ def register(cli: typer.Typer) -> None:
 
 async def _sync(runtime, guild_id: int | None) -> None:
     import discord
+
+    from adapters.discord import bot
 
     with bot.pointed_at(runtime.settings):
         client = discord.Client(intents=bot.intents())  # REST only: it never connects
