@@ -760,17 +760,25 @@ class MeetingEngine:
             if post is None or post.meeting_id is None:
                 return []
             if post.kind == "call_for_updates":
-                query = select(Update.message_id).where(Update.meeting_id == post.meeting_id)
-                stored = set(session.exec(query.where(Update.platform == thread.platform)))
+                stored = {m: (kind, text) for m, kind, text in session.exec(
+                    select(Update.message_id, Update.kind, Update.text).where(
+                        Update.meeting_id == post.meeting_id, Update.platform == thread.platform))}
             else:
                 item_id = int(post.kind.split(":", 1)[1])
-                stored = set(session.exec(select(Note.message_id).where(
-                    Note.item_id == item_id, Note.platform == thread.platform)))
-        stored.discard(None)
+                stored = {m: ("note", text) for m, text in session.exec(
+                    select(Note.message_id, Note.text).where(
+                        Note.item_id == item_id, Note.platform == thread.platform))}
+        stored.pop(None, None)
+
+        def as_stored(reply: Reply) -> tuple[str, str]:
+            text = commands.clean(reply.text).strip()
+            return ("note", text) if post.kind != "call_for_updates" else \
+                reply_kind(*split_apologies(text))
+
         events: list[Event] = [r for r in replies if r.message_id not in stored]
         events += [ReplyEdited(thread, r.message_id, r.text, r.actor) for r in replies
-                   if r.message_id in stored]
-        events += [ReplyDeleted(thread, message_id) for message_id in sorted(stored - seen)]
+                   if r.message_id in stored and stored[r.message_id] != as_stored(r)]
+        events += [ReplyDeleted(thread, message_id) for message_id in sorted(stored.keys() - seen)]
         return self.handle_many(events)
 
     def _reply_deleted(self, event: ReplyDeleted) -> list[Answer]:

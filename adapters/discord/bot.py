@@ -318,6 +318,11 @@ class DiscordAdapter:
         self._queue.put_nowait((event, future))
         return await future
 
+    @property
+    def settled(self) -> bool:
+        """No history being read for a catch-up and no event waiting to be applied."""
+        return not self._reading and self._queue.empty()
+
     def enqueue(self, event: Event, then: Callable[[list[Answer]], None] | None = None) -> None:
         """Like `submit`, without waiting: `then` gets the answers, when there are any."""
         self._queue.put_nowait((event, then))
