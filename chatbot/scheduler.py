@@ -97,7 +97,7 @@ def shift(occurrence: Occurrence, delta: timedelta) -> datetime:
     is 17:00 local a week earlier even across a DST change; the rest of `delta` in real time."""
     sign = -1 if delta < timedelta(0) else 1
     days, rest = divmod(abs(delta), DAY)
-    local = datetime.combine(occurrence.date + sign * days * DAY, occurrence.time,
+    local = datetime.combine(occurrence.date + sign * days * DAY, occurrence.time.replace(fold=0),
                              tzinfo=ZoneInfo(occurrence.timezone))
     return local.astimezone(UTC) + sign * rest
 

@@ -253,7 +253,7 @@ class Series:
         # fold=0: an ambiguous wall time (clocks going back) is its first instance; a wall time
         # in a gap (clocks going forward) keeps the earlier offset, so it lands later by the
         # gap's length, e.g. 02:30 becomes 03:30 on the morning the clocks spring forward.
-        start = dt.datetime.combine(day, time, tzinfo=zone).astimezone(UTC)
+        start = dt.datetime.combine(day, time.replace(fold=0), tzinfo=zone).astimezone(UTC)
         return Occurrence(
             series_id=self.id,
             date=day,

@@ -12,7 +12,7 @@ from pathlib import Path
 import icalendar
 import pytest
 from dateutil import rrule as du_rrule
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from chatbot.series import (
@@ -526,6 +526,8 @@ def _exists(day: date, wall: time, zone: zoneinfo.ZoneInfo) -> bool:
     wall=st.times().map(lambda t: t.replace(second=0, microsecond=0)),
     after=st.datetimes(datetime(1995, 1, 1), datetime(2045, 1, 1), timezones=st.just(UTC)),
 )
+@example(zone="Arctic/Longyearbyen", rule="every day", wall=time(2, 0, fold=1),
+         after=datetime(2001, 3, 13, 1, 0, tzinfo=UTC))  # a wall time with fold=1 in a gap
 def test_occurrences_keep_wall_time(zone: str, rule: str, wall: time, after: datetime) -> None:
     s = series(rule, time=wall, timezone=zone)
     tz = zoneinfo.ZoneInfo(zone)
