@@ -45,7 +45,7 @@ from chatbot.models import (
     SeriesRecord,
     Update,
 )
-from chatbot.notes import Action, Entry, ItemEntry, MeetingNotes, NoteEntry
+from chatbot.notes import Action, Entry, ItemEntry, MeetingNotes, NoteEntry, render
 from chatbot.series import Config, Occurrence, Series
 from chatbot.store import session_scope
 
@@ -177,7 +177,7 @@ class MeetingEngine:
             end = start
             while end < len(events) and isinstance(events[end], Reply):
                 end += 1
-            if end - start > 1:
+            if end > start:
                 try:
                     results += self._replies(events[start:end])
                 except IntegrityError:  # another process stored one of them meanwhile
@@ -421,9 +421,9 @@ class MeetingEngine:
         return items[number - 1]
 
     def _may_edit(self, session, series, meeting, person, owner_ids: Iterable[int]) -> bool:
-        return person.id in set(owner_ids) or self._may_manage_strict(session, series, meeting, person)
+        return person.id in set(owner_ids) or self._is_chair_or_admin(session, series, meeting, person)
 
-    def _may_manage_strict(self, session, series, meeting, person) -> bool:
+    def _is_chair_or_admin(self, session, series, meeting, person) -> bool:
         chair = self._role_holder(session, meeting, "chair")
         return chair == person.id or self._is_admin(session, series, person)
 
@@ -599,7 +599,8 @@ class MeetingEngine:
         ).first()
 
     def _replies(self, events: Sequence[Reply]) -> list[list[Answer]]:
-        """`_reply` for many replies at once: looked up together, stored in one statement."""
+        """Thread replies, looked up together and stored in one statement: a call-for-updates reply
+        is a quick update (or a pass, or apologies), an agenda item's reply is a note under it."""
         answers: list[list[Answer]] = []
         with session_scope(self.db) as session, session.no_autoflush:
             posts_by_id = {(p.platform, p.message_id): p for p in session.exec(
@@ -668,42 +669,7 @@ class MeetingEngine:
         return answers
 
     def _reply(self, event: Reply) -> list[Answer]:
-        with session_scope(self.db) as session:
-            post = self._thread_post(session, event.place)
-            if post is None or post.meeting_id is None:
-                return []  # a thread the bot did not open: not ours to read
-            try:
-                text = commands.check_text(event.text)
-            except UsageError as error:
-                return [Answer(f"Your reply was not saved: {error}", ok=False)]
-            if self._stored_reply(session, event.place.platform, event.message_id):
-                return []  # a duplicate delivery of a reply already kept
-            meeting = session.get(Meeting, post.meeting_id)
-            series = self.config.get(meeting.series_id)
-            person = self.person(session, event.actor)
-            if post.kind == "call_for_updates":
-                absent, rest = split_apologies(text)
-                if absent:
-                    self._attendance(session, meeting, person, "apologies")
-                kind, rest = reply_kind(absent, rest)
-                session.add(Update(meeting_id=meeting.id, person_id=person.id, kind=kind, text=rest,
-                                   platform=event.place.platform, message_id=event.message_id,
-                                   created_at=utc(self.clock())))
-                answer = REPLY_ANSWERS[kind]
-                self._late_change(session, series, meeting, thread=post)
-                return [Answer(answer)] if event.place.platform == TERMINAL else []
-            if post.kind.startswith("agenda:"):
-                item = session.get(AgendaItem, int(post.kind.split(":", 1)[1]))
-                session.add(Note(item_id=item.id, author_id=person.id, text=text,
-                                 platform=event.place.platform, message_id=event.message_id))
-                return []
-            return []
-
-    @staticmethod
-    def _stored_reply(session, platform: str, message_id: str) -> bool:
-        return any(session.exec(select(model.id).where(model.platform == platform,
-                                                       model.message_id == message_id)).first()
-                   for model in (Update, Note))
+        return self._replies([event])[0]
 
     def _reply_edited(self, event: ReplyEdited) -> list[Answer]:
         with session_scope(self.db) as session:
@@ -730,11 +696,11 @@ class MeetingEngine:
             if note is not None:
                 note.text = text
                 return []
-            if self._thread_post(session, event.place) is not None:
-                # An edit of a reply we never stored (sent while the bot was away): take it as new.
-                return self._reply(Reply(event.actor or Actor(platform, "unknown"), event.place,
-                                         message_id, text)) if event.actor else []
-            return []
+            ours = self._thread_post(session, event.place) is not None
+        if ours and event.actor is not None:
+            # An edit of a reply we never stored (sent while the bot was away): take it as new.
+            return self._reply(Reply(event.actor, event.place, message_id, text))
+        return []
 
     def open_threads(self, platform: str, *, within: timedelta = timedelta(days=7)) -> list[Place]:
         """Threads the bot opened on a platform for meetings not long over, to catch up on at start."""
@@ -887,7 +853,7 @@ class MeetingEngine:
         meeting = self.next_meeting(session, series)
         caller = self.person(session, call.actor)
         holder = self._role_holder(session, meeting, "chair")
-        if holder is not None and not self._may_manage_strict(session, series, meeting, caller):
+        if holder is not None and not self._is_chair_or_admin(session, series, meeting, caller):
             raise Refusal(f"Only the chair or an admin can set the {role}.")
         person = self._mentioned(session, call, inv.args["user"])
         found = session.exec(select(Role).where(Role.meeting_id == meeting.id, Role.role == role)).first()
@@ -1028,7 +994,7 @@ class MeetingEngine:
                            kind="notice", platform=target.platform, channel=target.channel,
                            due=self.clock())
         following = self._following_meeting(session, series, meeting)
-        moved = [i for i in self._open_items(session, meeting)]
+        moved = self._open_items(session, meeting)
         for item in moved:
             self._carry(session, item, following, status="carried")
         word = "Skipped" if verb == "skip" else "Cancelled"
@@ -1112,8 +1078,6 @@ class MeetingEngine:
         )
 
     def render_notes(self, session: Session, series: Series, meeting: Meeting) -> str:
-        from chatbot.notes import render
-
         return render(self.snapshot(session, series, meeting))
 
     def notes(self, series_id: str, day: date | None = None) -> tuple[date, str]:
@@ -1151,8 +1115,6 @@ class MeetingEngine:
                       thread_of=row.thread_of, maybe_sent=row.attempts > 0)
         if row.kind == "digest":
             notes = self.snapshot(session, series, meeting)
-            from chatbot.notes import render
-
             return Post(text=posts.digest_summary(series, occurrence, notes,
                                                   self._plan(series, self._open_items(session, meeting))),
                         attachment=posts.notes_attachment(series, occurrence, render(notes)),

@@ -153,14 +153,6 @@ def claim(db: Engine, now: datetime, *, worker: str, platforms: Collection[str],
         return claims
 
 
-def claim_due(db: Engine, now: datetime, limit: int = 100) -> list[int]:
-    """Claim due posts on every platform; the ids of the rows claimed."""
-    with session_scope(db) as session:
-        platforms = session.exec(select(Outbox.platform).distinct()
-                                 .where(Outbox.platform != INTERNAL)).all()
-    return [c.id for c in claim(db, now, worker="", platforms=platforms, limit=limit)]
-
-
 def mark_sent(db: Engine, row_id: int, delivered: Delivered, now: datetime) -> None:
     with session_scope(db) as session:
         row = session.get(Outbox, row_id)

@@ -38,8 +38,9 @@ def _runtime(tmp_path, name: str):
     engine.handle(CommandCall(who, CHANNEL, "meeting", "remind"))
     engine.handle(CommandCall(who, CHANNEL, "agenda", "add (~5min) JupyterHub 3.0"))
     engine.handle(CommandCall(who, CHANNEL, "meeting", "start"))
-    for number, row_id in enumerate(outbox.claim_due(runtime.db, NOW), 1):  # call for updates, then the item
-        outbox.mark_sent(runtime.db, row_id, Delivered(f"T{number}"), NOW)
+    claims = outbox.claim(runtime.db, NOW, worker="test", platforms=["discord"])
+    for number, claimed in enumerate(claims, 1):  # the call for updates, then the item
+        outbox.mark_sent(runtime.db, claimed.id, Delivered(f"T{number}"), NOW)
     return runtime
 
 
