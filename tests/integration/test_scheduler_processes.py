@@ -191,6 +191,17 @@ def expected_keys(config: str, begin: datetime, end: datetime, stop: datetime, c
     return must, may
 
 
+async def all_posted(fake: FakeSlack, config: str, begin: datetime, end: datetime, channel: str,
+                     digest: str, acked: dict[str, date], bot: Bot, timeout: float = 30.0) -> None:
+    """Wait until every post due by `end` has reached Slack: a loaded machine may run the bot
+    behind its clock, and what it owes is then late, not lost."""
+    must, _ = expected_keys(config, begin, end, end, channel, digest, set(acked.values()))
+    try:
+        await fake.wait_for(lambda: must <= set(posts_by_key(fake, channel, digest)), timeout)
+    except (TimeoutError, asyncio.TimeoutError):
+        pass  # the assertions after the kill name what is missing
+
+
 def window(day: date) -> tuple[datetime, datetime]:
     """When `/update` surely goes to the meeting of `day`: after the previous one ended and its
     call went out, well before its start."""
@@ -215,14 +226,19 @@ async def keep_updating(bot: Bot, lane: str, acked: dict[str, date], stop: async
         await asyncio.sleep(every)
 
 
-def missed_rows(database_url: str) -> list:
+def missed_rows(database_url: str, posted: Counter) -> list:
+    """Outbox rows not sent. The last SIGKILL may land between a post reaching Slack and its row
+    being marked sent: such a row is still 'sending', and its post is there (a restart would find
+    it and mark it sent, as the restart test shows)."""
     db = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
     with db.connect() as connection:
         found = connection.execute(text(
             "SELECT occurrence, kind, platform, status FROM outbox "
             "WHERE status IN ('missed', 'failed', 'sending')")).all()
     db.dispose()
-    return found
+    return [row for row in found if not (
+        row.status == "sending"
+        and any(key.startswith(f"daily/{row.occurrence}/{row.kind}/") for key in posted))]
 
 
 def updates_in_db(database_url: str) -> dict[str, date]:
@@ -285,9 +301,10 @@ async def run_lane(fake: FakeSlack, folder: Path, lane: str, kills_here: int,
         end += timedelta(hours=14, minutes=30)
         if end - bot.now() < timedelta(hours=3):
             end += timedelta(days=1)
-        await asyncio.sleep((end - bot.now()).total_seconds() / LANE_SPEED + 0.5)
+        await asyncio.sleep(max(0.0, (end - bot.now()).total_seconds() / LANE_SPEED))
         stop.set()
         await updating
+        await all_posted(fake, config, begin, end, channel, digest, acked, bot)
         stopped = bot.kill()
     finally:
         stop.set()
@@ -307,7 +324,7 @@ def check_lane(fake: FakeSlack, lane: dict) -> None:
     assert not missing, f"never sent: {sorted(missing)}\n{lane['bot'].tail()}"
     assert set(posted) <= must | may, sorted(set(posted) - must - may)
     url = lane["bot"].database_url
-    assert missed_rows(url) == []
+    assert missed_rows(url, posted) == []
     stored = updates_in_db(url)
     lost = {w: d for w, d in lane["acked"].items() if stored.get(w) != d}
     assert not lost, f"updates lost: {lost}"
@@ -389,9 +406,10 @@ async def test_two_replicas_on_postgresql_send_once_when_the_leader_dies(tmp_pat
             first.kill()
             await wait_for_log(second, "this process now schedules", timeout=5)
             end = DAY0 + timedelta(days=30, hours=14, minutes=30)
-            await asyncio.sleep((end - second.now()).total_seconds() / REPLICA_SPEED + 0.5)
+            await asyncio.sleep(max(0.0, (end - second.now()).total_seconds() / REPLICA_SPEED))
             stop.set()
             await updating
+            await all_posted(fake, config, begin, end, channel, digest, acked, second)
             stopped = second.kill()
         finally:
             stop.set()
@@ -407,7 +425,7 @@ async def test_two_replicas_on_postgresql_send_once_when_the_leader_dies(tmp_pat
         assert not doubled, f"sent more than once: {doubled}\n{second.tail()}"
         assert not must - set(posted), (sorted(must - set(posted)), first.tail(), second.tail())
         assert set(posted) <= must | may
-        assert missed_rows(url) == []
+        assert missed_rows(url, posted) == []
         assert {w: d for w, d in acked.items() if updates_in_db(url).get(w) != d} == {}
         assert acked, "no update got through"
 
