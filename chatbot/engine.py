@@ -617,6 +617,7 @@ class MeetingEngine:
             updates: list[dict] = []
             notes: list[dict] = []
             changed: dict[tuple[int, int], tuple[Meeting, Outbox]] = {}
+            now = utc(self.clock())
             for event in events:
                 post = posts_by_id.get((event.place.platform, event.place.thread))
                 if post is None or post.meeting_id is None:
@@ -650,7 +651,7 @@ class MeetingEngine:
                     kind, rest = reply_kind(absent, rest)
                     updates.append(dict(meeting_id=meeting.id, person_id=person_id, kind=kind,
                                         text=rest, platform=event.place.platform,
-                                        message_id=event.message_id, created_at=utc(self.clock())))
+                                        message_id=event.message_id, created_at=now))
                     answer = REPLY_ANSWERS[kind]
                     changed[(meeting.id, post.id)] = (meeting, post)
                     answers.append([Answer(answer)] if event.place.platform == TERMINAL else [])

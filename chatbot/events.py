@@ -7,6 +7,7 @@ shown in each reader's zone are written `<time:UNIX|fallback>` and rendered by t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -16,6 +17,7 @@ SLACK = "slack"
 DISCORD = "discord"
 PLATFORMS = (TERMINAL, SLACK, DISCORD)
 MAX_NAME = 100
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # no line breaks or tabs in a name either
 
 
 @dataclass(frozen=True)
@@ -28,8 +30,7 @@ class Actor:
 
     def __post_init__(self) -> None:
         # Platforms allow odd names; storage refuses NUL and the notes want a readable length.
-        name = "".join(ch for ch in self.name if ch >= " " and ch != "\x7f")[:MAX_NAME]
-        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "name", _CONTROL.sub("", self.name)[:MAX_NAME])
 
     @property
     def key(self) -> str:

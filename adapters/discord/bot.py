@@ -254,6 +254,7 @@ class DiscordAdapter:
         self._answering: set[asyncio.Task] = set()
         self._reading: set[asyncio.Task] = set()  # threads' histories, for catching up
         self._queue: asyncio.Queue | None = None
+        self._applying = False  # a batch taken from the queue is being applied
         self._due: asyncio.Event | None = None
         self._tasks: list[asyncio.Task] = []
         self._redirect: contextlib.ExitStack | None = None
@@ -320,8 +321,8 @@ class DiscordAdapter:
 
     @property
     def settled(self) -> bool:
-        """No history being read for a catch-up and no event waiting to be applied."""
-        return not self._reading and self._queue.empty()
+        """No history being read for a catch-up, and no event waiting or being applied."""
+        return not self._reading and self._queue.empty() and not self._applying
 
     def enqueue(self, event: Event, then: Callable[[list[Answer]], None] | None = None) -> None:
         """Like `submit`, without waiting: `then` gets the answers, when there are any."""
@@ -330,6 +331,7 @@ class DiscordAdapter:
     async def _work(self) -> None:
         while True:
             batch = [await self._queue.get()]
+            self._applying = True
             while len(batch) < BATCH and await self._more():
                 batch.append(self._queue.get_nowait())
             events = [event for event, _ in batch]
@@ -343,6 +345,8 @@ class DiscordAdapter:
                 for _, then in batch:
                     _cancel(then)
                 raise
+            finally:
+                self._applying = False
             self.handled += len(batch)
             for (_, then), answers in zip(batch, results):
                 if isinstance(then, asyncio.Future):

@@ -380,9 +380,11 @@ class _Session:
         self.conn: Optional[web.WebSocketResponse] = None
         self.lock = asyncio.Lock()  # serialises writes to the connection
 
-    def append(self, event: str, payload: dict) -> None:
+    def append(self, event: str, payload: dict, body: str | None = None) -> None:
+        """Log a DISPATCH; `body` is the payload's JSON when the caller already has it."""
         self.seq += 1
-        self.log.append((self.seq, json.dumps({"op": 0, "t": event, "s": self.seq, "d": payload})))
+        body = json.dumps(payload) if body is None else body
+        self.log.append((self.seq, f'{{"op":0,"t":{json.dumps(event)},"s":{self.seq},"d":{body}}}'))
 
 
 class _RateLimitRule:
@@ -488,6 +490,7 @@ class FakeDiscord:
         self._windows: dict = {}
 
         self._sessions: dict = {}
+        self._held = False  # see hold()
         self.gateway_connections: list = []  # list[GatewayConnection]
         self.gateway_received: list = []  # every payload the clients sent
         self.identify_count = 0
@@ -849,10 +852,13 @@ class FakeDiscord:
         """Give the event its sequence number in every session now (so the order of calls is
         the order on the wire); writing happens in :meth:`_flush`."""
         sessions = []
+        bodies: dict[int, str] = {}  # the JSON of each payload, made once for all sessions
         for session in list(self._sessions.values()):
             payload = self._filter_for(session, event, data)
             if payload is not None:
-                session.append(event, payload)
+                if id(payload) not in bodies:
+                    bodies[id(payload)] = json.dumps(payload)
+                session.append(event, payload, bodies[id(payload)])
                 sessions.append(session)
         self._notify()
         return sessions
@@ -861,7 +867,7 @@ class FakeDiscord:
         """Write every not yet written event to the session's live connection, in order.
         Without a live connection the events stay in the log for RESUME."""
         async with session.lock:
-            while session.conn is not None and session.sent < session.seq:
+            while not self._held and session.conn is not None and session.sent < session.seq:
                 number, frame = session.log[session.sent]
                 try:
                     await session.conn.send_str(frame)
@@ -869,6 +875,17 @@ class FakeDiscord:
                     session.conn = None
                     break
                 session.sent = number
+
+    def hold(self) -> None:
+        """Keep dispatched events in the sessions' logs, unwritten, until `release()`: a burst
+        then reaches the client all at once, with none of the fake's own work in between."""
+        self._held = True
+
+    async def release(self) -> None:
+        """Write every event held since `hold()`."""
+        self._held = False
+        for session in list(self._sessions.values()):
+            await self._flush(session)
 
     def _dispatch_soon(self, event: str, data: dict) -> None:
         """Dispatch from synchronous code (the builders)."""
@@ -2318,6 +2335,10 @@ class FakeDiscord:
                 async with session.lock:
                     if session.conn is ws:
                         session.conn = None
+                if ws.close_code in (1000, 1001):
+                    # A client closing with 1000 or 1001 ends its session: it can't be resumed,
+                    # and no more events are kept for it.
+                    self._sessions.pop(session.id, None)
             self._notify()
         return ws
 

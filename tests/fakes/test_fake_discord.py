@@ -395,6 +395,28 @@ async def test_dropped_socket_resumes(fake, world):
         assert fake.identify_count == 1
 
 
+async def test_held_events_reach_the_client_in_order_on_release(fake, world):
+    client = make_client()
+    seen: list[str] = []
+    client.event(_recorder(seen))
+    async with fake.run(client):
+        fake.hold()
+        for n in range(5):
+            await fake.user_message(world["channel"], world["bob"], f"held {n}")
+        for _ in range(20):
+            await asyncio.sleep(0)  # a written frame would have arrived by now
+        assert seen == []
+        await fake.release()
+        await fake.wait_until(lambda: len(seen) == 5, TIMEOUT, "the held messages")
+        assert seen == [f"held {n}" for n in range(5)]
+
+
+def _recorder(seen: list[str]):
+    async def on_message(message):
+        seen.append(message.content)
+    return on_message
+
+
 async def test_members_intent_chunks_and_reactions(fake, world):
     intents = discord.Intents.none()
     intents.guilds = True
