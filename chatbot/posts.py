@@ -95,16 +95,17 @@ def status(series: Series, occurrence: Occurrence, state: str, counts: dict[str,
 
 
 def dst_warning(occurrence: Occurrence, previous: Occurrence | None) -> str:
-    """Say so when the clocks changed since the previous meeting, since the UTC time moved."""
-    if previous is None:
+    """Say so when the clocks changed in the meeting's zone since its last meeting there (give
+    `Series.previous(occurrence, same_zone=True)`): the time moved for everyone elsewhere."""
+    if previous is None or occurrence.timezone != previous.timezone:
         return ""
-    now_offset = occurrence.local_start.utcoffset()
-    then_offset = previous.local_start.utcoffset()
-    if now_offset == then_offset or occurrence.timezone != previous.timezone:
+    if occurrence.local_start.utcoffset() == previous.local_start.utcoffset():
         return ""
-    return (f"🕑 Clocks changed in {occurrence.timezone} since the last meeting: it is still "
-            f"{occurrence.local_start:%H:%M} there, but {occurrence.start:%H:%M} UTC "
-            f"(was {previous.start:%H:%M} UTC).")
+    there = f"{occurrence.local_start:%H:%M} there"
+    if occurrence.local_start.time() == previous.local_start.time():
+        there = f"still {there}"
+    return (f"🕑 Clocks changed in {occurrence.timezone} since the last meeting there: it is "
+            f"{there}, but {occurrence.start:%H:%M} UTC (was {previous.start:%H:%M} UTC).")
 
 
 def digest_summary(series: Series, occurrence: Occurrence, notes: MeetingNotes, plan: Plan) -> str:

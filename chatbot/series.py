@@ -209,6 +209,17 @@ class Series:
         time, zone, _ = self._slots[(day.year * 12 + day.month - 1) % len(self._slots)]
         return Slot(time, zone)
 
+    def previous(self, occurrence: Occurrence, *, same_zone: bool = False) -> Occurrence | None:
+        """The meeting before `occurrence` within about a year; with `same_zone`, the last one
+        held in its zone (with alternate slots, the one before may be in another zone)."""
+        for days in (35, 400):  # a month back covers most series without expanding a year of them
+            before = [o for o in self.occurrences(occurrence.start - dt.timedelta(days=days), 400)
+                      if o.start < occurrence.start
+                      and (not same_zone or o.timezone == occurrence.timezone)]
+            if before:
+                return before[-1]
+        return None
+
     def occurrences(
         self, after: dt.datetime, count: int, *, include_skipped: bool = False
     ) -> list[Occurrence]:

@@ -209,6 +209,28 @@ def test_alternate_rotation_is_by_calendar_month() -> None:
     assert s.slots[0] == Slot(time(17), "UTC")
 
 
+def test_dst_warning_compares_with_the_last_meeting_in_the_same_zone() -> None:
+    from chatbot.posts import dst_warning
+
+    # Los Angeles and London alternate month by month (January in LA): the meeting before an LA
+    # meeting is in London. LA's clocks moved on 8 March, between its January and March meetings;
+    # London's on 29 March, between its February and April meetings.
+    s = series(timezone="America/Los_Angeles", alternate=(Slot(time(9, 0), "Europe/London"),))
+    jan, feb, mar, apr, may = s.occurrences(datetime(2026, 1, 1, tzinfo=UTC), 5)
+    assert [o.timezone for o in (jan, feb, mar, apr, may)] == ["America/Los_Angeles", "Europe/London"] * 2 + [
+        "America/Los_Angeles"]
+    assert s.previous(mar) == feb and s.previous(mar, same_zone=True) == jan
+    assert dst_warning(mar, s.previous(mar)) == ""  # another zone: nothing to compare with
+    assert dst_warning(mar, jan) == (
+        "🕑 Clocks changed in America/Los_Angeles since the last meeting there: "
+        "it is still 17:00 there, but 00:00 UTC (was 01:00 UTC).")
+    assert "Clocks changed in Europe/London" in dst_warning(apr, s.previous(apr, same_zone=True))
+    assert dst_warning(may, s.previous(may, same_zone=True)) == ""  # March and May agree in LA
+    assert s.previous(jan, same_zone=True).date == date(2025, 11, 18)
+    first = series(start=date(2026, 1, 1), timezone="UTC")
+    assert first.previous(first.occurrences(datetime(2026, 1, 1, tzinfo=UTC), 1)[0]) is None
+
+
 def test_alternate_zones_far_apart_still_give_increasing_starts() -> None:
     # Base at 23:30 in UTC-10, alternate early in UTC+14: month ends swap order for a daily rule.
     s = series(
