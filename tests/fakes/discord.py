@@ -34,7 +34,8 @@ What it models (and what a test can rely on):
 
 API at a glance (ids are ints; builders return the new id, async helpers the created object):
 
-* builders: ``add_guild``, ``add_role``, ``add_text_channel``, ``add_member``, ``set_nick``
+* builders: ``add_guild``, ``add_role``, ``add_text_channel``, ``add_member``, ``set_nick``,
+  ``remove_member``
 * users act: ``user_message``, ``edit_message``, ``delete_message``, ``create_thread_from``,
   ``create_thread``, ``user_reaction``, ``interaction`` (returns the interaction id),
   ``dispatch`` (any raw event)
@@ -752,6 +753,13 @@ class FakeDiscord:
         member.nick = nick
         payload = dict(member.to_json(self._users[member.user_id].to_json()), guild_id=str(guild.id))
         self._dispatch_soon("GUILD_MEMBER_UPDATE", payload)
+
+    def remove_member(self, guild_id: int, user_id: int) -> None:
+        """The user leaves the guild (GUILD_MEMBER_REMOVE); their messages stay, with their user."""
+        guild = self._guild(guild_id)
+        del guild.members[int(user_id)]
+        payload = {"guild_id": str(guild.id), "user": self._users[int(user_id)].to_json()}
+        self._dispatch_soon("GUILD_MEMBER_REMOVE", payload)
 
     # -- queries -----------------------------------------------------------------------
 
@@ -1737,7 +1745,10 @@ class FakeDiscord:
         guild = self._guilds.get(int(request.match_info["guild_id"]))
         if guild is None:
             raise ApiError(404, 10004, "Unknown Guild")
-        uid = int(request.match_info["user_id"])
+        raw = request.match_info["user_id"]
+        uid = int(raw) if raw.isdigit() else 0
+        if uid not in self._users:
+            raise ApiError(404, 10013, "Unknown User")
         if uid not in guild.members:
             raise ApiError(404, 10007, "Unknown Member")
         return _json_response(200, self._member_json(guild.id, uid, with_user=True))

@@ -465,3 +465,26 @@ async def test_edit_delete_fetch_and_threads_without_message(fake, world):
         assert fake.channel(thread.id)["parent_id"] == str(channel.id)
         await thread.send("- item one")
         assert [m["content"] for m in fake.messages(thread.id)] == ["- item one"]
+
+
+async def test_fetch_member_without_the_members_intent(fake, world):
+    client = make_client()
+    async with fake.run(client):
+        guild = client.get_guild(world["guild"])
+        alice = await guild.fetch_member(world["alice"])  # GET /guilds/{guild}/members/{user}
+        assert (alice.nick, alice.global_name, alice.name) == ("Ali", "Alice Liddell", "alice")
+        assert alice.display_name == "Ali" and [r.id for r in alice.roles[1:]] == [world["chair_role"]]
+        assert alice.joined_at is not None
+        bob = await guild.fetch_member(world["bob"])
+        assert bob.nick is None and bob.display_name == "bob_the_builder"
+        answer = fake.requests[-1].response
+        assert set(answer) >= {"user", "nick", "roles", "joined_at", "deaf", "mute", "flags", "pending"}
+
+        fake.remove_member(world["guild"], world["bob"])
+        with pytest.raises(discord.NotFound) as left:
+            await guild.fetch_member(world["bob"])
+        assert left.value.code == 10007 and left.value.text == "Unknown Member"
+        with pytest.raises(discord.NotFound) as unknown:
+            await guild.fetch_member(fake.next_id())
+        assert unknown.value.code == 10013
+    assert [r.route for r in fake.requests[-4:]] == ["/guilds/{guild_id}/members/{user_id}"] * 4
