@@ -63,6 +63,9 @@ class Attendance(SQLModel, table=True):
     meeting_id: int = Field(foreign_key="meeting.id", index=True)
     person_id: int = Field(foreign_key="person.id")
     status: str  # present, async, apologies
+    # What the person last said by command (roll call, /apologies), else empty: apologies that
+    # only thread replies gave fall back to it when no reply says them any more.
+    by_command: str = ""
 
 
 class Update(SQLModel, table=True):
@@ -72,8 +75,9 @@ class Update(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     meeting_id: int = Field(foreign_key="meeting.id", index=True)
     person_id: int = Field(foreign_key="person.id")
-    kind: str = "update"  # update, pass
+    kind: str = "update"  # update, pass, apologies
     text: str = ""
+    apologies: bool = False  # the reply gave apologies (its text is what followed them)
     platform: str = ""
     message_id: str | None = None
     created_at: datetime
