@@ -804,6 +804,13 @@ class FakeSlack:
     def file_text(self, index: int = -1) -> str:
         return self.files[index]["content"].decode("utf-8")
 
+    def shared_files(self, channel: str, *, thread_ts: str | None = None) -> list[dict]:
+        """The records of the files that messages in ``channel`` (or the thread) show now, oldest
+        first: deleted ones are gone."""
+        shown = [f["id"] for m in self.messages(channel, thread_ts=thread_ts) for f in m.get("files", ())
+                 if f.get("mode") != "tombstone"]
+        return [f for f in self.files if f["id"] in shown]
+
     # ---------------------------------------------------------------- waiting
 
     def _notify(self) -> None:
@@ -925,6 +932,22 @@ class FakeSlack:
         ev["previous_message"] = copy.deepcopy(msg)
         self._remove(channel, msg)
         return ev
+
+    def user_uploads(self, channel: str, user: str, filename: str, text: str, thread_ts: str | None = None) -> dict:
+        """A person shares a file (in a thread, if given); returns its record in :attr:`files`."""
+        self._require_channel(channel)
+        content = text.encode("utf-8")
+        upload = {"id": _slack_id("F", 11), "filename": filename, "title": None, "length": len(content),
+                  "content": content, "alt_txt": None, "snippet_type": None}
+        self._share_files([upload], [channel], thread_ts, None, user)
+        return self.files[-1]
+
+    def delete_file(self, file_id: str) -> None:
+        """A person deletes a file by hand (its uploader or an admin, in Slack's own client)."""
+        record = next(f for f in self.files if f["id"] == file_id)
+        if record["deleted"]:
+            raise KeyError(f"file {file_id} is deleted already")
+        self._delete_file(record)
 
     # ---------------------------------------------------------------- Socket Mode (server side)
 
@@ -1090,6 +1113,17 @@ class FakeSlack:
                 parent["latest_reply"] = msg["ts"]
                 parent.setdefault("is_locked", False)
                 parent.setdefault("subscribed", False)
+        self._notify()
+
+    def _delete_file(self, record: dict) -> None:
+        """As Slack does: a message that only shared the file goes, one with text shows a tombstone."""
+        record["deleted"] = True
+        for channel, msgs in self._messages.items():
+            for msg in [m for m in msgs if any(f.get("id") == record["id"] for f in m.get("files", ()))]:
+                msg["files"] = [{"id": f["id"], "mode": "tombstone"} if f.get("id") == record["id"] else f
+                                for f in msg["files"]]
+                if not msg.get("text") and all(f.get("mode") == "tombstone" for f in msg["files"]):
+                    self._remove(channel, msg)
         self._notify()
 
     def _replies(self, channel: str, thread_ts: str) -> list[dict]:
@@ -1594,14 +1628,23 @@ class FakeSlack:
         thread_ts = args.get("thread_ts") or None
         if thread_ts and channel_ids and self._find(channel_ids[0], thread_ts) is None:
             raise SlackError("thread_not_found")
-        initial_comment = args.get("initial_comment")
-        now = int(time.time())
-        out_files = []
+        uploads = []
         for item in items:
             pending = self._pending_files.get(item.get("id", "")) if isinstance(item, dict) else None
             if pending is None or pending["content"] is None:
                 raise SlackError("file_not_found")
-            del self._pending_files[pending["id"]]
+            uploads.append({**pending, "title": item.get("title")})
+        for upload in uploads:
+            del self._pending_files[upload["id"]]
+        out_files = self._share_files(uploads, channel_ids, thread_ts, args.get("initial_comment"), self.bot_user_id)
+        return {"files": [{"id": f["id"], "title": f["title"]} for f in out_files]}
+
+    def _share_files(self, uploads: list[dict], channel_ids: list[str], thread_ts: str | None,
+                     initial_comment: str | None, user: str) -> list[dict]:
+        """Record uploaded files and post the message that shares them in each channel."""
+        now = int(time.time())
+        out_files = []
+        for pending in uploads:
             content: bytes = pending["content"]
             name = pending["filename"]
             ext = name.rsplit(".", 1)[-1].lower() if "." in name else "text"
@@ -1610,11 +1653,11 @@ class FakeSlack:
                 "created": now,
                 "timestamp": now,
                 "name": name,
-                "title": item.get("title") or name,
+                "title": pending["title"] or name,
                 "mimetype": "text/plain" if ext in ("txt", "md", "markdown", "text") else "application/octet-stream",
                 "filetype": {"md": "markdown", "txt": "text"}.get(ext, ext),
                 "pretty_type": ext.capitalize(),
-                "user": self.bot_user_id,
+                "user": user,
                 "user_team": self.team_id,
                 "editable": False,
                 "size": len(content),
@@ -1643,6 +1686,8 @@ class FakeSlack:
             out_files.append(fobj)
             self.files.append({
                 "id": pending["id"],
+                "user": user,
+                "deleted": False,
                 "filename": name,
                 "title": fobj["title"],
                 "content": content,
@@ -1657,23 +1702,37 @@ class FakeSlack:
             })
         for cid in channel_ids:  # sharing posts a message carrying the files
             msg: dict[str, Any] = {
-                "user": self.bot_user_id,
+                "user": user,
                 "type": "message",
                 "ts": new_ts(),
                 "text": initial_comment or "",
                 "files": copy.deepcopy(out_files),
                 "upload": True,
                 "display_as_bot": False,
-                "bot_id": self.bot_id,
-                "app_id": self.api_app_id,
                 "team": self.team_id,
             }
+            if user == self.bot_user_id:
+                msg.update(bot_id=self.bot_id, app_id=self.api_app_id)
             if thread_ts:
                 parent = self._find(cid, thread_ts)
                 msg["thread_ts"] = parent.get("thread_ts", parent["ts"]) if parent else thread_ts
             self._store(cid, msg)
         self._notify()
-        return {"files": [{"id": f["id"], "title": f["title"]} for f in out_files]}
+        return out_files
+
+    def _api_files_delete(self, args: dict) -> dict:
+        file_id = args.get("file")
+        if not file_id:
+            raise SlackError("invalid_arguments")
+        record = next((f for f in self.files if f["id"] == file_id), None)
+        if record is None:
+            raise SlackError("file_not_found")
+        if record["deleted"]:
+            raise SlackError("file_deleted")
+        if record["user"] != self.bot_user_id:  # a bot token deletes only the bot's own files
+            raise SlackError("cant_delete_file")
+        self._delete_file(record)
+        return {}
 
     def _api_apps_connections_open(self, args: dict) -> dict:
         ticket = str(uuid.uuid4())
@@ -1696,6 +1755,7 @@ class FakeSlack:
         "reactions.remove": _api_reactions_remove,
         "files.getUploadURLExternal": _api_files_getUploadURLExternal,
         "files.completeUploadExternal": _api_files_completeUploadExternal,
+        "files.delete": _api_files_delete,
         "apps.connections.open": _api_apps_connections_open,
     }
 

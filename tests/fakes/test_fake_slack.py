@@ -182,6 +182,33 @@ async def test_files_upload_v2_three_steps(slack: FakeSlack, client: AsyncWebCli
     assert share["files"][0]["id"] == f["id"] and share["thread_ts"] == parent["ts"]
 
 
+async def test_files_upload_v2_returns_the_file_id_and_files_delete_removes_the_share(
+        slack: FakeSlack, client: AsyncWebClient):
+    parent = await client.chat_postMessage(channel=DIGEST, text="digest")
+    bare = await client.files_upload_v2(channel=DIGEST, content="one", filename="a.md", thread_ts=parent["ts"])
+    commented = await client.files_upload_v2(channel=DIGEST, content="two", filename="b.md",
+                                             thread_ts=parent["ts"], initial_comment="Updated notes")
+    assert [f["id"] for f in bare["files"]] == [slack.files[0]["id"]]
+    assert set(bare["files"][0]) == {"id", "title"}  # completeUploadExternal answers no more than that
+    assert [f["id"] for f in slack.shared_files(DIGEST)] == [slack.files[0]["id"], slack.files[1]["id"]]
+
+    deleted = await client.files_delete(file=bare["file"]["id"])
+    assert deleted.data == {"ok": True}
+    await client.files_delete(file=commented["file"]["id"])
+    (left,) = slack.messages(DIGEST, thread_ts=parent["ts"])[1:]  # the share with text stays, file gone
+    assert left["text"] == "Updated notes" and left["files"] == [{"id": commented["file"]["id"], "mode": "tombstone"}]
+    assert slack.shared_files(DIGEST) == [] and [f["deleted"] for f in slack.files] == [True, True]
+
+    theirs = slack.user_uploads(DIGEST, "U1", "a.md", "a person's file", thread_ts=parent["ts"])
+    for file_id, error in [(bare["file"]["id"], "file_deleted"), ("F0NOSUCHFILE", "file_not_found"),
+                           (theirs["id"], "cant_delete_file"), ("", "invalid_arguments")]:
+        with pytest.raises(SlackApiError) as e:
+            await client.files_delete(file=file_id)
+        assert e.value.response["error"] == error
+    slack.delete_file(theirs["id"])  # a person may delete their own
+    assert slack.shared_files(DIGEST) == [] and slack.messages(DIGEST, thread_ts=parent["ts"])[1:] == [left]
+
+
 async def test_429_then_success_with_rate_limit_retry_handler(slack: FakeSlack):
     client = AsyncWebClient(
         token=slack.bot_token,
