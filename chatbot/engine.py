@@ -101,6 +101,12 @@ def reply_kind(absent: bool, rest: str) -> tuple[str, str]:
     return "update", rest
 
 
+def read_reply(text: str) -> tuple[str, str, bool]:
+    """What a call-for-updates reply records: (kind, text, whether it gives apologies)."""
+    absent, rest = split_apologies(text)
+    return *reply_kind(absent, rest), absent
+
+
 class MeetingEngine:
     def __init__(
         self,
@@ -550,13 +556,34 @@ class MeetingEngine:
                                kind="pass" if passed else "update", text="" if passed else text,
                                platform=platform, created_at=utc(self.clock())))
 
-    def _attendance(self, session, meeting: Meeting, person: Person, status: str) -> None:
-        found = session.exec(select(Attendance).where(Attendance.meeting_id == meeting.id,
-                                                      Attendance.person_id == person.id)).first()
-        if found:
-            found.status = status
+    def _attendance(self, session, meeting_id: int, person_id: int, status: str, *,
+                    by_reply: bool = False) -> None:
+        found = self._attendance_row(session, meeting_id, person_id)
+        if found is None:
+            found = Attendance(meeting_id=meeting_id, person_id=person_id, status=status)
+            session.add(found)
+        found.status = status
+        if not by_reply:
+            found.by_command = status
+
+    @staticmethod
+    def _attendance_row(session, meeting_id: int, person_id: int) -> Attendance | None:
+        return session.exec(select(Attendance).where(Attendance.meeting_id == meeting_id,
+                                                     Attendance.person_id == person_id)).first()
+
+    def _reply_apologies_taken_back(self, session, meeting_id: int, person_id: int) -> None:
+        """A reply that gave apologies is gone or says otherwise now: unless another reply still
+        gives them, attendance goes back to what the person said by command (or to nothing)."""
+        session.flush()
+        standing = session.exec(select(Update.id).where(
+            Update.meeting_id == meeting_id, Update.person_id == person_id, Update.apologies)).first()
+        found = self._attendance_row(session, meeting_id, person_id)
+        if standing is not None or found is None or found.status != "apologies":
+            return
+        if found.by_command:
+            found.status = found.by_command
         else:
-            session.add(Attendance(meeting_id=meeting.id, person_id=person.id, status=status))
+            session.delete(found)
 
     def _update(self, session, call, inv) -> Answer:
         series = self.series_for(call.place)
@@ -573,7 +600,7 @@ class MeetingEngine:
         series = self.series_for(call.place)
         meeting = self.next_meeting(session, series)
         person = self.person(session, call.actor)
-        self._attendance(session, meeting, person, "apologies")
+        self._attendance(session, meeting.id, person.id, "apologies")
         if inv.args["text"]:
             self._set_update(session, meeting, person, inv.args["text"], call.actor.platform)
         self._late_change(session, series, meeting)
@@ -645,12 +672,11 @@ class MeetingEngine:
                 meeting = meetings.get(post.meeting_id) or meetings.setdefault(
                     post.meeting_id, session.get(Meeting, post.meeting_id))
                 if post.kind == "call_for_updates":
-                    absent, rest = split_apologies(text)
+                    kind, rest, absent = read_reply(text)
                     if absent:
-                        self._attendance(session, meeting, session.get(Person, person_id), "apologies")
-                    kind, rest = reply_kind(absent, rest)
+                        self._attendance(session, meeting.id, person_id, "apologies", by_reply=True)
                     updates.append(dict(meeting_id=meeting.id, person_id=person_id, kind=kind,
-                                        text=rest, platform=event.place.platform,
+                                        text=rest, apologies=absent, platform=event.place.platform,
                                         message_id=event.message_id, created_at=now))
                     answer = REPLY_ANSWERS[kind]
                     changed[(meeting.id, post.id)] = (meeting, post)
@@ -683,13 +709,14 @@ class MeetingEngine:
                                                       Update.message_id == message_id)).first()
             if found is not None:
                 meeting = session.get(Meeting, found.meeting_id)
-                absent, rest = split_apologies(text)
-                if absent:
-                    self._attendance(session, meeting, session.get(Person, found.person_id), "apologies")
-                kind, new_text = reply_kind(absent, rest)
-                if (found.kind, found.text) == (kind, new_text):
+                kind, new_text, absent = read_reply(text)
+                if (found.kind, found.text, found.apologies) == (kind, new_text, absent):
                     return []  # an unchanged text (Slack sends these for link previews)
-                found.kind, found.text = kind, new_text
+                gave, found.kind, found.text, found.apologies = found.apologies, kind, new_text, absent
+                if absent and not gave:
+                    self._attendance(session, meeting.id, found.person_id, "apologies", by_reply=True)
+                elif gave and not absent:
+                    self._reply_apologies_taken_back(session, meeting.id, found.person_id)
                 self._late_change(session, self.config.get(meeting.series_id), meeting)
                 return []
             note = session.exec(select(Note).where(Note.platform == platform,
@@ -727,8 +754,8 @@ class MeetingEngine:
             if post is None or post.meeting_id is None:
                 return []
             if post.kind == "call_for_updates":
-                stored = {m: (kind, text) for m, kind, text in session.exec(
-                    select(Update.message_id, Update.kind, Update.text).where(
+                stored = {m: (kind, text, absent) for m, kind, text, absent in session.exec(
+                    select(Update.message_id, Update.kind, Update.text, Update.apologies).where(
                         Update.meeting_id == post.meeting_id, Update.platform == thread.platform))}
             else:
                 item_id = int(post.kind.split(":", 1)[1])
@@ -737,10 +764,9 @@ class MeetingEngine:
                         Note.item_id == item_id, Note.platform == thread.platform))}
         stored.pop(None, None)
 
-        def as_stored(reply: Reply) -> tuple[str, str]:
+        def as_stored(reply: Reply) -> tuple:
             text = commands.clean(reply.text).strip()
-            return ("note", text) if post.kind != "call_for_updates" else \
-                reply_kind(*split_apologies(text))
+            return ("note", text) if post.kind != "call_for_updates" else read_reply(text)
 
         events: list[Event] = [r for r in replies if r.message_id not in stored]
         events += [ReplyEdited(thread, r.message_id, r.text, r.actor) for r in replies
@@ -756,6 +782,8 @@ class MeetingEngine:
             if found is not None:
                 meeting = session.get(Meeting, found.meeting_id)
                 session.delete(found)
+                if found.apologies:
+                    self._reply_apologies_taken_back(session, meeting.id, found.person_id)
                 self._late_change(session, self.config.get(meeting.series_id), meeting)
             session.exec(delete(Note).where(Note.platform == platform, Note.message_id == message_id))
             return []
@@ -810,7 +838,7 @@ class MeetingEngine:
         series = self.series_for(call.place)
         meeting = self.next_meeting(session, series)
         person = self.person(session, call.actor)
-        self._attendance(session, meeting, person, "present")
+        self._attendance(session, meeting.id, person.id, "present")
         line = posts.roll_call_line(person, self._name(session, person))
         hint = "" if person.name else " Set your line with `/meeting profile <name> / <institution> / <github>`."
         return Answer(f"You are on the roll call for {posts.short_date(meeting.date)}: {line}.{hint}")

@@ -7,7 +7,7 @@ from datetime import date
 from sqlmodel import select
 
 from chatbot.events import Actor, CommandCall, Place, Reply, ReplyDeleted, ReplyEdited
-from chatbot.models import AgendaItem, Outbox, Update
+from chatbot.models import AgendaItem, Attendance, Identity, Outbox, Update
 from chatbot.store import session_scope
 
 URL = "https://github.com/jupyterhub/jupyterhub/issues/3982"
@@ -251,3 +251,77 @@ def test_an_apologies_only_reply_is_kept_so_reading_the_thread_again_changes_not
     assert "- **callum** apologies" in bot.notes()
     bot.engine.handle(ReplyEdited(place, "m-1", "apologies, my update: shipped 2.0", callum))
     assert "- **callum** apologies, my update: shipped 2.0" in bot.notes()
+
+
+def _attendance(bot) -> dict[str, str]:
+    with session_scope(bot.engine.db) as session:
+        return dict(session.exec(select(Identity.user_id, Attendance.status)
+                                 .join(Attendance, Attendance.person_id == Identity.person_id)).all())
+
+
+def test_deleting_or_editing_away_a_reply_takes_back_its_apologies(bot):
+    bot.say("/meeting remind")
+    place = _reply_place(bot)
+    callum, erik = Actor("terminal", "callum", "callum"), Actor("terminal", "erik", "erik")
+    bot.engine.handle(Reply(callum, place, "m-1", "Apologies!"))
+    bot.engine.handle(Reply(erik, place, "m-2", "regrets: travelling. Shipped 2.0"))
+    assert _attendance(bot) == {"callum": "apologies", "erik": "apologies"}
+    bot.engine.handle(ReplyDeleted(place, "m-1"))
+    bot.engine.handle(ReplyEdited(place, "m-2", "Shipped 2.0", erik))
+    assert _attendance(bot) == {}
+    notes = bot.notes()
+    assert "- **erik** Shipped 2.0" in notes and "apologies" not in notes and "callum" not in notes
+    assert "apologies: 0" in bot.say("/meeting")
+    bot.engine.handle(ReplyEdited(place, "m-2", "apologies, after all. Shipped 2.0", erik))
+    assert _attendance(bot) == {"erik": "apologies"}
+    assert "- **erik** apologies, after all. Shipped 2.0" in bot.notes()
+
+
+def test_apologies_stay_while_something_else_still_gives_them(bot):
+    bot.say("/meeting remind")
+    place = _reply_place(bot)
+    callum, erik = Actor("terminal", "callum", "callum"), Actor("terminal", "erik", "erik")
+    bot.say("/as callum", "/apologies")
+    bot.engine.handle(Reply(callum, place, "m-1", "apologies, away"))
+    bot.engine.handle(Reply(erik, place, "m-2", "apologies"))
+    bot.engine.handle(Reply(erik, place, "m-3", "regrets, and my update"))
+    bot.engine.handle(ReplyDeleted(place, "m-1"))  # the command's apologies stand
+    bot.engine.handle(ReplyEdited(place, "m-2", "an update after all", erik))  # m-3 still says so
+    assert _attendance(bot) == {"callum": "apologies", "erik": "apologies"}
+    bot.engine.handle(ReplyDeleted(place, "m-3"))
+    assert _attendance(bot) == {"callum": "apologies"}
+
+
+def test_taking_back_a_replys_apologies_leaves_the_roll_call(bot):
+    bot.say("/meeting remind")
+    place = _reply_place(bot)
+    sarah, min_ = Actor("terminal", "sarah", "sarah"), Actor("terminal", "min", "min")
+    bot.engine.handle(Reply(sarah, place, "m-1", "apologies"))
+    bot.say("/as sarah", "/meeting here")  # present after all
+    bot.say("/as min", "/meeting here")
+    bot.engine.handle(Reply(min_, place, "m-2", "apologies, called away"))  # absent after all
+    assert _attendance(bot) == {"sarah": "present", "min": "apologies"}
+    bot.engine.handle(ReplyDeleted(place, "m-1"))
+    bot.engine.handle(ReplyDeleted(place, "m-2"))
+    assert _attendance(bot) == {"sarah": "present", "min": "present"}
+
+
+def test_apologies_taken_back_after_the_digest_update_it(bot):
+    bot.say("/meeting remind")
+    place, callum = _reply_place(bot), Actor("terminal", "callum", "callum")
+    bot.engine.handle(Reply(callum, place, "m-1", "apologies, away. Shipped 2.0"))
+    bot.say("/as erik", "on time", "/meeting compile")
+    bot.engine.handle(ReplyEdited(place, "m-1", "Shipped 2.0", callum))
+    assert "--- updated digest" in bot.say("/meeting")
+    assert "- **callum** Shipped 2.0" in bot.notes() and _attendance(bot) == {}
+    bot.engine.handle(ReplyDeleted(place, "m-1"))
+    assert "--- updated digest" in bot.say("/meeting")
+    assert "callum" not in bot.notes()
+
+
+def test_catching_up_sees_apologies_edited_away_while_away(bot):
+    bot.say("/meeting remind")
+    place, callum = _reply_place(bot), Actor("terminal", "callum", "callum")
+    bot.engine.handle(Reply(callum, place, "m-1", "apologies, Shipped 2.0"))
+    bot.engine.catch_up(place, [Reply(callum, place, "m-1", "Shipped 2.0")])
+    assert _attendance(bot) == {} and "- **callum** Shipped 2.0" in bot.notes()

@@ -58,6 +58,7 @@ def _stream() -> list:
                Reply(people[2], item, "n1", "a note under the item"),
                Reply(Actor("discord", "1", "Sarah G."), updates, "m99", "the chair, renamed")]
     events += [ReplyEdited(updates, "m0", "edited", people[0]), ReplyDeleted(updates, "m6"),
+               ReplyEdited(updates, "m2", "back after all. Did X.", people[2]), ReplyDeleted(updates, "m3"),
                CommandCall(people[3], CHANNEL, "update", "set by command")]
     events += [Reply(people[n % 3], updates, f"late{n}", f"after the command {n}") for n in range(5)]
     events += [Reply(Actor("discord", "50", "Newcomer"), item, "n2", "first seen here")]
@@ -66,9 +67,10 @@ def _stream() -> list:
 
 def _state(runtime) -> tuple:
     with session_scope(runtime.db) as session:
-        updates = [(u.person_id, u.kind, u.text, u.message_id) for u in session.exec(select(Update).order_by(Update.id))]
+        updates = [(u.person_id, u.kind, u.text, u.apologies, u.message_id)
+                   for u in session.exec(select(Update).order_by(Update.id))]
         notes = [(n.author_id, n.text, n.message_id) for n in session.exec(select(Note).order_by(Note.id))]
-        present = sorted((a.person_id, a.status) for a in session.exec(select(Attendance)))
+        present = sorted((a.person_id, a.status, a.by_command) for a in session.exec(select(Attendance)))
         names = sorted((i.user_id, i.name, i.person_id) for i in session.exec(select(Identity)))
     return updates, notes, present, names, runtime.engine.notes("hubs")[1]
 
