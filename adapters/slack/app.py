@@ -44,12 +44,25 @@ RECORD_WAIT = 60.0  # seconds after a post a reply under it may wait for the out
 CATCH_UP_BUDGET = 30.0  # seconds the start may spend reading the threads of recent meetings
 THREAD_PAGE = 200  # messages per conversations.replies call
 METADATA_TYPE = "chatbot_post"
+# The outbox keeps a post's ids as one list: the notes file's id goes in it with this prefix, so a
+# later edit (after a restart too) knows which file to replace.
+FILE = "file:"
 _REFUSED = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
             "not_allowed_token_type", "missing_scope"}
 
 
 class SlackSetupError(StartupError):
     """Missing, inconsistent or refused Slack credentials; the message names the variable."""
+
+
+def _split_ids(extra_ids: Iterable[str]) -> tuple[list[str], list[str]]:
+    """The further message ids of a post, and the ids of the files it shared."""
+    parts = [i for i in extra_ids if not i.startswith(FILE)]
+    return parts, [i.removeprefix(FILE) for i in extra_ids if i.startswith(FILE)]
+
+
+def _join_ids(parts: Iterable[str], files: Iterable[str]) -> tuple[str, ...]:
+    return (*parts, *(FILE + f for f in files))
 
 
 def _secret(value) -> str:
@@ -68,12 +81,12 @@ class SlackDelivery:
 
     async def post(self, post: Post) -> Delivered:
         messages = render.render(post)
+        parts, files = _split_ids(post.extra_ids)
         if post.edit_of:
-            extras = await self._edit(post, messages)
+            extras = await self._edit(post, parts, messages)
             if post.attachment is not None:
-                await self._upload(post, thread_ts=post.edit_of,
-                                   comment="Updated notes, with the changes made since the digest.")
-            return Delivered(post.edit_of, extras)
+                files = [await self._replace_file(post, files)]
+            return Delivered(post.edit_of, _join_ids(extras, files))
         first = await self._send(post, messages[0], post.key, post.thread_of)
         if post.opens_thread:
             self.opened[first] = time.monotonic()
@@ -81,12 +94,12 @@ class SlackDelivery:
                 self.opened.popitem(last=False)
         extras = [await self._send(post, message, f"{post.key}#{n}", first)
                   for n, message in enumerate(messages[1:], 2)]
-        if post.attachment is not None and not await self._file_done(post, first):
-            await self._upload(post, thread_ts=None)
-            self._remember(f"{post.key}#file", first)
-        for key in [post.key, f"{post.key}#file"] + [f"{post.key}#{n}" for n in range(2, len(messages) + 1)]:
+        if post.attachment is not None:  # an earlier attempt may have shared it before failing
+            found = await self._shared(post, None, after=first) if post.maybe_sent else []
+            files = found[-1:] or [await self._upload(post, thread_ts=None)]
+        for key in [post.key] + [f"{post.key}#{n}" for n in range(2, len(messages) + 1)]:
             self._done.pop(key, None)
-        return Delivered(first, tuple(extras))
+        return Delivered(first, _join_ids(extras, files))
 
     def _remember(self, key: str, ts: str) -> None:
         self._done[key] = ts
@@ -128,26 +141,43 @@ class SlackDelivery:
                 return message["ts"]
         return None
 
-    async def _file_done(self, post: Post, first: str) -> bool:
-        if f"{post.key}#file" in self._done:
-            return True
-        if not post.maybe_sent:
-            return False
+    async def _shared(self, post: Post, thread_of: str | None, after: str = "0") -> list[str]:
+        """The ids of the notes files shared in the channel (or a thread) after a message."""
         name = post.attachment.filename
-        return any(float(m.get("ts", 0)) > float(first) and any(f.get("name") == name for f in m.get("files") or ())
-                   for m in await self._recent(post.channel, None))
+        return [f["id"] for m in await self._recent(post.channel, thread_of) if float(m.get("ts", 0)) > float(after)
+                for f in m.get("files") or () if f.get("name") == name]
 
-    async def _upload(self, post: Post, *, thread_ts: str | None, comment: str | None = None) -> None:
+    async def _upload(self, post: Post, *, thread_ts: str | None, comment: str | None = None) -> str:
         attachment = post.attachment
-        await self.client.files_upload_v2(
+        response = await self.client.files_upload_v2(
             channel=post.channel, content=attachment.content.encode("utf-8"),
             filename=attachment.filename, title=attachment.filename,
             thread_ts=thread_ts, initial_comment=comment,
         )
+        return response["files"][0]["id"]
 
-    async def _edit(self, post: Post, messages: list[render.Message]) -> tuple[str, ...]:
+    async def _replace_file(self, post: Post, earlier: list[str]) -> str:
+        """Share the notes again in the digest's thread, then delete every earlier copy: the one
+        recorded, and any that an attempt which failed before it was recorded left in the thread,
+        so that readers see one current file. Uploading first means the notes are never missing."""
+        current = await self._upload(post, thread_ts=post.edit_of,
+                                     comment="Updated notes, with the changes made since the digest.")
+        for file_id in dict.fromkeys([*earlier, *await self._shared(post, post.edit_of)]):
+            if file_id != current:
+                await self._delete_file(file_id)
+        return current
+
+    async def _delete_file(self, file_id: str) -> None:
+        try:
+            await self.client.files_delete(file=file_id)
+        except SlackApiError as error:
+            # Deleted by hand already, or a person's file of the same name: nothing to remove.
+            if error.response.get("error") not in ("file_not_found", "file_deleted", "cant_delete_file"):
+                raise
+
+    async def _edit(self, post: Post, parts: list[str], messages: list[render.Message]) -> tuple[str, ...]:
         """Replace an earlier post in place; parts it no longer needs are deleted, new ones added."""
-        ids = [post.edit_of, *post.extra_ids]
+        ids = [post.edit_of, *parts]
         for index, message in enumerate(messages):
             if index < len(ids):
                 await self.client.chat_update(
