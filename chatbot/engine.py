@@ -526,6 +526,16 @@ class MeetingEngine:
                 return candidate
         raise Refusal(f"{series.name} has no later meeting to carry items to.")
 
+    def carry_over(self, session, series: Series, meeting: Meeting,
+                   items: list[AgendaItem] | None = None) -> tuple[Meeting, list[AgendaItem]]:
+        """Move a meeting's open agenda items (or the ones given) to the next meeting of the series,
+        ahead of its own; the next meeting and the items moved."""
+        target = self._following_meeting(session, series, meeting)
+        items = self._open_items(session, meeting) if items is None else items
+        for item in items:
+            self._carry(session, item, target, status="carried")
+        return target, items
+
     def _carry(self, session, item: AgendaItem, target: Meeting, *, status: str) -> None:
         item.status = status
         copy = AgendaItem(
@@ -972,7 +982,6 @@ class MeetingEngine:
             return f"The meeting of {posts.short_date(meeting.date)} has already ended."
         lines = [self._post_digest(session, series, meeting)]
         meeting.status = "ended"
-        carried = []
         noted = set(session.exec(select(Note.item_id).join(AgendaItem)
                                  .where(AgendaItem.meeting_id == meeting.id)))
         leftovers = []
@@ -982,12 +991,9 @@ class MeetingEngine:
             else:
                 leftovers.append(item)
         if leftovers:
-            target = self._following_meeting(session, series, meeting)
-            for item in leftovers:
-                self._carry(session, item, target, status="carried")
-                carried.append(item.title)
-            lines.append(f"Carried {len(carried)} items without notes to "
-                         f"{posts.short_date(target.date)}: " + "; ".join(carried))
+            target, _ = self.carry_over(session, series, meeting, leftovers)
+            lines.append(f"Carried {len(leftovers)} items without notes to "
+                         f"{posts.short_date(target.date)}: " + "; ".join(i.title for i in leftovers))
         if self.archive_dir is not None:
             session.flush()
             path = archive.write(self.archive_dir, series.id, meeting.date,
@@ -1022,10 +1028,7 @@ class MeetingEngine:
             outbox.enqueue(session, series_id=series.id, occurrence=meeting.date, meeting_id=meeting.id,
                            kind="notice", platform=target.platform, channel=target.channel,
                            due=self.clock())
-        following = self._following_meeting(session, series, meeting)
-        moved = self._open_items(session, meeting)
-        for item in moved:
-            self._carry(session, item, following, status="carried")
+        following, moved = self.carry_over(session, series, meeting)
         word = "Skipped" if verb == "skip" else "Cancelled"
         return Answer(f"{word} the meeting of {posts.short_date(meeting.date)}; a notice is posted. "
                       f"The next one is {posts.short_date(following.date)}"

@@ -26,6 +26,7 @@ from sqlmodel import select
 
 from chatbot import outbox
 from chatbot.durations import format_offset
+from chatbot.engine import Refusal
 from chatbot.models import Meeting, Outbox
 from chatbot.outbox import INTERNAL, WAITING, writing
 from chatbot.series import Occurrence, Series
@@ -213,7 +214,7 @@ def _reconcile_series(engine, series: Series, now: datetime, horizon: timedelta)
             select(Meeting).where(Meeting.series_id == series.id,
                                   Meeting.date >= (since - 2 * DAY).date()))}
         window = plan(series, since, now + horizon, {d: m.status for d, m in meetings.items()})
-        _follow_moved_dates(session, series, meetings, [o for o, _ in window], now)
+        _follow_moved_dates(engine, session, series, meetings, [o for o, _ in window], now)
         for occurrence, sends in window:
             meeting = meetings.get(occurrence.date) or engine.meeting_for(session, occurrence)
             if meeting.status == "scheduled" and occurrence.skipped:
@@ -258,7 +259,7 @@ def _sync_rows(session, series: Series, meeting: Meeting, sends: list[PlannedSen
     return added
 
 
-def _follow_moved_dates(session, series: Series, meetings: dict[date, Meeting],
+def _follow_moved_dates(engine, session, series: Series, meetings: dict[date, Meeting],
                         window: list[Occurrence], now: datetime) -> None:
     """A meeting whose date the schedule no longer has takes the nearest free new date."""
     for day, meeting in sorted(meetings.items()):
@@ -266,12 +267,7 @@ def _follow_moved_dates(session, series: Series, meetings: dict[date, Meeting],
             continue
         free = [o for o in window if o.date not in meetings and abs((o.date - day).days) <= 7]
         if not free:
-            log.warning("%s: the meeting of %s is no longer in the schedule and has no new date "
-                        "near it; its pending sends are cancelled", series.id, day)
-            for row in session.exec(select(Outbox).where(Outbox.meeting_id == meeting.id,
-                                                         Outbox.status == "pending")):
-                if planned_kind(row.kind):
-                    row.status = "cancelled"
+            _drop(engine, session, series, meetings, meeting)
             continue
         new = min(free, key=lambda o: (abs((o.date - day).days), o.date))
         log.info("%s: the meeting of %s moves to %s", series.id, day, new.date)
@@ -281,6 +277,31 @@ def _follow_moved_dates(session, series: Series, meetings: dict[date, Meeting],
         del meetings[day]
         meetings[new.date] = meeting
     session.flush()
+
+
+def _drop(engine, session, series: Series, meetings: dict[date, Meeting], meeting: Meeting) -> None:
+    """A meeting that will not happen: its pending sends are cancelled and its agenda moves on to
+    the next meeting. Each reconcile looks again, so this does only what is left to do."""
+    session.refresh(meeting, with_for_update=True)  # another process may be dropping it too
+    if meeting.status != "scheduled" or series.occurrence_on(meeting.date):
+        return
+    cancelled = 0
+    for row in session.exec(select(Outbox).where(Outbox.meeting_id == meeting.id,
+                                                 Outbox.status == "pending")):
+        if planned_kind(row.kind):
+            row.status = "cancelled"
+            cancelled += 1
+    try:
+        following, moved = engine.carry_over(session, series, meeting)
+    except Refusal as refusal:
+        following, moved = None, []
+        log.warning("%s: the agenda of %s stays where it is: %s", series.id, meeting.date, refusal)
+    else:
+        meetings.setdefault(following.date, following)  # taken: no other meeting moves onto it
+    if cancelled or moved:
+        log.warning("%s: the meeting of %s is no longer in the schedule and has no new date near "
+                    "it; its pending sends are cancelled%s", series.id, meeting.date,
+                    f" and its {len(moved)} open agenda items move to {following.date}" if moved else "")
 
 
 def due_jobs(db: Engine, now: datetime) -> list[int]:

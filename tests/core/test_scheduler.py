@@ -20,7 +20,7 @@ from sqlmodel import select
 from chatbot import outbox
 from chatbot.app import build_runtime
 from chatbot.events import Actor, CommandCall, Delivered, Place, Reply
-from chatbot.models import Meeting, Outbox, Update
+from chatbot.models import AgendaItem, Meeting, Outbox, Update
 from chatbot.outbox import Pace, Pacer
 from chatbot.scheduler import FileLocks, PgLocks, ScaledClock, plan, reconcile
 from chatbot.series import parse_config
@@ -281,6 +281,42 @@ async def test_a_changed_day_moves_the_meeting_with_what_it_collected(database_u
     reminder, = rows(moved, kind="reminder:1h", occurrence=wednesday)
     assert reminder.due == START + timedelta(days=1, hours=-1)
     assert "My update for the meeting" in moved.engine.notes("hubs")[1]
+
+
+async def test_a_meeting_that_leaves_the_schedule_passes_its_agenda_on_once(database_url, tmp_path,
+                                                                            caplog):
+    clock = Clock(datetime(2026, 3, 1, tzinfo=UTC))
+    runtime, _ = make_runtime(database_url, clock, tmp_path)
+    await wake(runtime)
+    for text in ("(5m) JupyterHub 3.0", "(10m) Binder federation"):
+        answer = runtime.engine.handle(CommandCall(Actor("terminal", "min"), Place("terminal", "hubs"),
+                                                   "agenda", f"add {text}"))
+        assert answer[0].ok, answer
+    down(runtime)
+    # 17 March leaves the schedule; the new dates nearest it (3 March, 7 April) are two weeks off.
+    first = SERIES.replace('"every 3rd tuesday"', '"every 1st tuesday"')
+    replicas = [make_runtime(database_url, clock, tmp_path, config=first)[0] for _ in range(2)]
+    caplog.set_level(logging.INFO, logger="chatbot.scheduler")
+    await wake(replicas[0])
+    for days in (0, 1, 5):  # reconcile runs again, on every replica, as time goes on
+        clock.now = datetime(2026, 3, 1, tzinfo=UTC) + timedelta(days=days)
+        for replica in replicas:
+            reconcile(replica.engine, clock.now)
+    with session_scope(replicas[0].db) as session:
+        items = session.exec(select(AgendaItem.title, Meeting.date, AgendaItem.status,
+                                    AgendaItem.carried_over, AgendaItem.position)
+                             .join(Meeting).order_by(Meeting.date, AgendaItem.position)).all()
+    assert [tuple(i) for i in items] == [
+        ("JupyterHub 3.0", MEETING_DAY, "carried", 0, 1),
+        ("Binder federation", MEETING_DAY, "carried", 0, 2),
+        ("JupyterHub 3.0", date(2026, 4, 7), "open", 1, 1),
+        ("Binder federation", date(2026, 4, 7), "open", 1, 2)]
+    assert {r.status for r in rows(replicas[0], occurrence=MEETING_DAY)} == {"cancelled"}
+    dropped = [r.getMessage() for r in caplog.records if "no longer in the schedule" in r.getMessage()]
+    assert dropped == ["hubs: the meeting of 2026-03-17 is no longer in the schedule and has no new "
+                       "date near it; its pending sends are cancelled and its 2 open agenda items "
+                       "move to 2026-04-07"]
+    assert "Binder federation" in replicas[1].engine.notes("hubs", date(2026, 4, 7))[1]
 
 
 async def test_a_skipped_meeting_gets_its_notice_and_nothing_else(database_url, tmp_path):
