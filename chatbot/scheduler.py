@@ -196,7 +196,8 @@ def reconcile(engine, now: datetime, *, horizon: timedelta = HORIZON) -> int:
 
     Idempotent (the outbox key is unique). Pending sends follow a changed config: they are
     re-dated, or cancelled when their meeting or kind is gone; a meeting whose date left the
-    schedule moves, with everything it collected, to the nearest new date within a week.
+    schedule moves, with everything it collected, to the nearest new date within a week, and
+    without one its open agenda items move on to the next meeting.
     """
     added = 0
     for series in engine.config.series:
