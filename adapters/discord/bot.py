@@ -252,7 +252,7 @@ class DiscordAdapter:
         self._channels = {int(c) for s in runtime.config.series if s.discord is not None
                           for c in (s.discord.channel, s.discord.digest_channel) if c}
         self._answering: set[asyncio.Task] = set()
-        self._reading: set[asyncio.Task] = set()  # threads' histories, for catching up
+        self._reading: set[asyncio.Task] = set()  # threads' histories and authors' names, for catching up
         self._queue: asyncio.Queue | None = None
         self._applying = False  # a batch taken from the queue is being applied
         self._due: asyncio.Event | None = None
@@ -452,23 +452,32 @@ class DiscordAdapter:
         idempotent. Each thread's history is read while the events queued before it are applied,
         and applied in its place in the queue: events received after the history was asked for
         are applied after it, so a change made meanwhile is neither lost nor undone."""
+        names: dict[int, asyncio.Task] = {}  # each author is looked up once per catch-up
         for place in await asyncio.to_thread(self.engine.open_threads, DISCORD):
-            history = asyncio.create_task(self._history(place), name=f"discord-history-{place.thread}")
-            self._reading.add(history)
-            history.add_done_callback(self._reading.discard)
+            history = self._read(self._history(place, names), f"discord-history-{place.thread}")
             self.enqueue(_CatchUp(place, history))
 
-    async def _history(self, place: Place) -> list[Reply] | None:
+    def _read(self, work, name: str) -> asyncio.Task:
+        task = asyncio.create_task(work, name=name)
+        self._reading.add(task)
+        task.add_done_callback(self._reading.discard)
+        return task
+
+    async def _history(self, place: Place, names: dict[int, asyncio.Task]) -> list[Reply] | None:
         """The replies in a thread as Discord shows them now, oldest first; None if it cannot be read."""
         thread_id = int(place.thread)
         thread = self.client.get_channel(thread_id) or self.client.get_partial_messageable(thread_id)
         try:
-            messages = [m async for m in thread.history(limit=None, oldest_first=True)]
+            messages = [m async for m in thread.history(limit=None, oldest_first=True)
+                        if m.id != thread_id and _from_a_person(m)]
         except Exception as error:  # deleted, no longer visible, or Discord unreachable
             log.warning("discord: cannot read thread %s to catch up on it: %s", thread_id, error)
             return None
-        replies = (_as_reply(m, int(place.channel)) for m in messages if m.id != thread_id)
-        return [reply for reply in replies if reply is not None]
+        guild = getattr(self.client.get_channel(int(place.channel)), "guild", None)
+        for author in {m.author.id for m in messages} - names.keys():
+            names[author] = self._read(_member_name(guild, author), f"discord-member-{author}")
+        # Shielded: the lookups are shared with the other threads' catch-ups.
+        return [_as_reply(m, int(place.channel), await asyncio.shield(names[m.author.id])) for m in messages]
 
     def _ours(self, channel) -> bool:
         """A thread the bot opened under one of the configured channels."""
@@ -578,12 +587,8 @@ class DiscordAdapter:
         if guild is None:
             return found
         for uid in users:
-            member = guild.get_member(int(uid))
-            if member is None:
-                with contextlib.suppress(discord.HTTPException):
-                    member = await guild.fetch_member(int(uid))
-            if member is not None:
-                found["names"][uid] = member.display_name
+            if (name := await _member_name(guild, int(uid))) is not None:
+                found["names"][uid] = name
         lookups = (("roles", roles, guild.get_role), ("channels", channels, guild.get_channel_or_thread))
         for kind, ids, lookup in lookups:
             for each in ids:
@@ -624,15 +629,39 @@ class _CatchUp:
 _PEOPLES_MESSAGES = (discord.MessageType.default, discord.MessageType.reply)
 
 
-def _as_reply(message: discord.Message, parent_id: int | None) -> Reply | None:
-    """A person's message in a thread; None for bots', webhooks' and system messages."""
-    author = message.author
-    if author.bot or message.webhook_id is not None or message.type not in _PEOPLES_MESSAGES:
+def _from_a_person(message: discord.Message) -> bool:
+    """Not a bot's, a webhook's or a system message."""
+    return (not message.author.bot and message.webhook_id is None
+            and message.type in _PEOPLES_MESSAGES)
+
+
+def _as_reply(message: discord.Message, parent_id: int | None,
+              author_name: str | None = None) -> Reply | None:
+    """A person's message in a thread; None for bots', webhooks' and system messages.
+    `author_name` replaces the name the message carries (a message read from history has no
+    member, so its name is not the server nickname)."""
+    if not _from_a_person(message):
         return None
     return translate.to_reply(
-        author_id=author.id, author_name=author.display_name, parent_id=parent_id,
-        thread_id=message.channel.id, message_id=message.id, content=_content(message),
-        **_mention_names(message))
+        author_id=message.author.id, author_name=author_name or message.author.display_name,
+        parent_id=parent_id, thread_id=message.channel.id, message_id=message.id,
+        content=_content(message), **_mention_names(message))
+
+
+async def _member_name(guild: discord.Guild | None, user_id: int) -> str | None:
+    """A person's name in the server: nickname, else global name, else user name. None when
+    they left it or it cannot be looked up now: then the name their message carries is used."""
+    if guild is None:
+        return None
+    if (member := guild.get_member(user_id)) is not None:
+        return member.display_name
+    try:
+        return (await guild.fetch_member(user_id)).display_name
+    except discord.NotFound:  # no longer a member of the server
+        return None
+    except Exception as error:  # rate-limited for too long, or Discord unreachable
+        log.warning("discord: cannot look up member %s of %s: %s", user_id, guild.id, error)
+        return None
 
 
 def _content(message: discord.Message) -> str:

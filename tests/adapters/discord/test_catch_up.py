@@ -1,5 +1,6 @@
 """At start the bot reads its open threads: what was posted, edited or deleted there while it was
-down is applied once, and a thread it can no longer read is skipped without touching its notes."""
+down is applied once, and a thread it can no longer read is skipped without touching its notes.
+Messages read back carry no member, so their authors' names in the server are looked up."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from sqlmodel import select
 from chatbot.models import Outbox, Update
 from chatbot.store import session_scope
 from tests.adapters.discord.conftest import TIMEOUT
+
+MEMBER = "/guilds/{guild_id}/members/{user_id}"
 
 
 def _stored(bot) -> list[tuple]:
@@ -75,3 +78,59 @@ async def test_a_thread_that_cannot_be_read_is_skipped_with_one_warning(bots, fa
     assert "- **Erik Sundell** posted while the bot was down" in second.runtime.engine.notes("binder")[1]
     assert "kept although its thread is gone" in second.runtime.engine.notes("hubs")[1]
     assert second.count(Update) == 2
+
+
+async def _thread(bot, fake, world, channel: int) -> int:
+    await bot.command(world.sarah, "meeting", "remind", channel=channel)
+    (thread,) = await fake.wait_until(lambda: fake.threads(channel), TIMEOUT, "the updates thread")
+    return int(thread["id"])
+
+
+async def test_catching_up_keeps_the_names_people_have_in_the_server(bots, fake, world):
+    yuvi = fake.add_member(world.guild, None, "yuvipanda", global_name="Yuvi P", nick="Yuvi (2i2c)")
+    lee = fake.add_member(world.guild, None, "leeward", global_name="Lee Ward", nick="Lee (infra)")
+    first = await bots(config=world.config(second=True))
+    hubs = await _thread(first, fake, world, world.channel)
+    binder = await _thread(first, fake, world, world.binder)
+    await fake.user_message(hubs, yuvi, "posted live")
+    await first.settle()
+    assert "- **Yuvi (2i2c)** posted live" in first.runtime.engine.notes("hubs")[1]
+    await first.stop()
+
+    # While no bot is connected: replies in both threads, then Lee leaves the server.
+    await fake.user_message(hubs, yuvi, "posted while the bot was down", dispatch=False)
+    await fake.user_message(binder, yuvi, "in the other thread", dispatch=False)
+    await fake.user_message(hubs, world.simon, "no nickname here", dispatch=False)
+    await fake.user_message(binder, lee, "my last update", dispatch=False)
+    fake.remove_member(world.guild, lee)
+    since = fake.mark()
+
+    second = await bots(config=world.config(second=True))
+    await second.settle()
+    notes = second.runtime.engine.notes("hubs")[1] + second.runtime.engine.notes("binder")[1]
+    for lines in ("- **Yuvi (2i2c)** posted live\n    - posted while the bot was down\n"
+                  "- **Simon Li** no nickname here\n",
+                  "- **Yuvi (2i2c)** in the other thread\n- **Lee Ward** my last update\n"):
+        assert lines in notes
+    assert "Yuvi P" not in notes
+    assert second.count(Update) == 5
+    fetched = [r for r in fake.requests[since:] if r.route == MEMBER]
+    assert sorted(r.path for r in fetched) == sorted(
+        f"/guilds/{world.guild}/members/{user}" for user in (yuvi, world.simon, lee))
+    assert [r.response["code"] for r in fetched if r.status == 404] == [10007]
+
+
+async def test_a_name_discord_will_not_give_now_is_taken_from_the_message(bots, fake, world, caplog):
+    yuvi = fake.add_member(world.guild, None, "yuvipanda", global_name="Yuvi P", nick="Yuvi (2i2c)")
+    first = await bots()
+    thread = await _thread(first, fake, world, world.channel)
+    await first.stop()
+    await fake.user_message(thread, yuvi, "posted while the bot was down", dispatch=False)
+    fake.rate_limit("GET", r"/guilds/\d+/members/\d+$", retry_after=120)  # beyond the client's patience
+
+    with caplog.at_level(logging.WARNING, logger="adapters.discord.bot"):
+        second = await bots()
+        await second.settle()
+    assert "- **Yuvi P** posted while the bot was down" in second.runtime.engine.notes("hubs")[1].splitlines()
+    assert any(str(yuvi) in r.getMessage() for r in caplog.records if r.name == "adapters.discord.bot")
+    assert fake.rate_limit_hits == 1
