@@ -83,6 +83,15 @@ async def test_a_digest_whose_file_failed_is_completed_without_a_second_summary(
     assert fake.file_text() == "# Notes\n"
 
 
+async def test_a_digest_sent_before_a_crash_is_found_with_its_file(fake, delivery):
+    digest = post("**Notes**\nPresent: 3", attachment=Attachment("hubs-2026-12-15.md", "# Notes\n"))
+    first = await delivery.post(digest)
+    again = await SlackDelivery(delivery.client).post(Post(**{**digest.__dict__, "maybe_sent": True}))
+    (notes,) = fake.files
+    assert again == first and first.extra_ids == (f"file:{notes['id']}",)
+    assert len(fake.calls_to("chat.postMessage")) == 1 and len(fake.calls_to("files.completeUploadExternal")) == 1
+
+
 async def test_a_long_digest_is_split_within_slack_limits_and_edited_in_place(fake, delivery):
     fake.max_blocks_chars = 12_000  # Slack refuses totals below the documented limits
     lines = [f"- **Person {n}** " + "an update with many words " * 12 for n in range(400)]
