@@ -8,6 +8,7 @@ import logging
 
 from sqlmodel import select
 
+from chatbot.events import DISCORD
 from chatbot.models import Outbox, Update
 from chatbot.store import session_scope
 from tests.adapters.discord.conftest import TIMEOUT
@@ -81,8 +82,11 @@ async def test_a_thread_that_cannot_be_read_is_skipped_with_one_warning(bots, fa
 
 
 async def _thread(bot, fake, world, channel: int) -> int:
+    """A call for updates, recorded: its thread is caught up on at the next start."""
     await bot.command(world.sarah, "meeting", "remind", channel=channel)
     (thread,) = await fake.wait_until(lambda: fake.threads(channel), TIMEOUT, "the updates thread")
+    await fake.wait_until(lambda: bot.runtime.engine.knows_post(DISCORD, thread["id"]), TIMEOUT,
+                          "the call for updates to be recorded")
     return int(thread["id"])
 
 
