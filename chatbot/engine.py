@@ -518,19 +518,21 @@ class MeetingEngine:
             each.position = position
         return Answer(f"Deferred item {number} to {posts.short_date(target.date)}: {item.title}")
 
-    def _following_meeting(self, session, series: Series, meeting: Meeting) -> Meeting:
-        after = utc(meeting.start)
-        for occurrence in series.occurrences(after, 12):
+    def _following_meeting(self, session, series: Series, meeting: Meeting,
+                           after: datetime | None = None) -> Meeting:
+        """The first meeting still to be held after this one's start (or after `after`)."""
+        for occurrence in series.occurrences(utc(after or meeting.start), 12):
             candidate = self._meeting_row(session, occurrence)
             if candidate.status == "scheduled":
                 return candidate
         raise Refusal(f"{series.name} has no later meeting to carry items to.")
 
     def carry_over(self, session, series: Series, meeting: Meeting,
-                   items: list[AgendaItem] | None = None) -> tuple[Meeting, list[AgendaItem]]:
-        """Move a meeting's open agenda items (or the ones given) to the next meeting of the series,
-        ahead of its own; the next meeting and the items moved."""
-        target = self._following_meeting(session, series, meeting)
+                   items: list[AgendaItem] | None = None, *,
+                   after: datetime | None = None) -> tuple[Meeting, list[AgendaItem]]:
+        """Move a meeting's open agenda items (or the ones given) to the next meeting of the series
+        (the first after `after`, if given), ahead of its own; that meeting and the items moved."""
+        target = self._following_meeting(session, series, meeting, after)
         items = self._open_items(session, meeting) if items is None else items
         for item in items:
             self._carry(session, item, target, status="carried")
@@ -821,10 +823,8 @@ class MeetingEngine:
         occurrence = self.occurrence(series, meeting)
         items = self._open_items(session, meeting)
         counts = self._counts(session, meeting)
-        previous = series.occurrences(occurrence.start - timedelta(days=400), 400)
-        before = [o for o in previous if o.start < occurrence.start]
-        return Answer(posts.status(series, occurrence, meeting.status, counts,
-                                   self._plan(series, items), before[-1] if before else None))
+        return Answer(posts.status(series, occurrence, meeting.status, counts, self._plan(series, items),
+                                   series.previous(occurrence, same_zone=True)))
 
     def _counts(self, session, meeting: Meeting) -> dict[str, int]:
         def count(model, *where):
@@ -1159,15 +1159,6 @@ class MeetingEngine:
         status = meeting.status if meeting else "scheduled"
         text, opens = posts.scheduled_text(row.kind, series, occurrence, status)
         if row.kind in ("announcement", "call_for_updates") or row.kind.startswith("reminder"):
-            warning = posts.dst_warning(occurrence, self._previous(series, occurrence))
+            warning = posts.dst_warning(occurrence, series.previous(occurrence, same_zone=True))
             text += f"\n{warning}" if warning else ""
         return Post(text=text, opens_thread=opens, **common)
-
-    @staticmethod
-    def _previous(series: Series, occurrence: Occurrence) -> Occurrence | None:
-        for days in (35, 400):  # a month back covers most series without expanding a year of them
-            before = [o for o in series.occurrences(occurrence.start - timedelta(days=days), 400)
-                      if o.start < occurrence.start]
-            if before:
-                return before[-1]
-        return None

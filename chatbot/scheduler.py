@@ -268,7 +268,7 @@ def _follow_moved_dates(engine, session, series: Series, meetings: dict[date, Me
             continue
         free = [o for o in window if o.date not in meetings and abs((o.date - day).days) <= 7]
         if not free:
-            _drop(engine, session, series, meetings, meeting)
+            _drop(engine, session, series, meetings, meeting, now)
             continue
         new = min(free, key=lambda o: (abs((o.date - day).days), o.date))
         log.info("%s: the meeting of %s moves to %s", series.id, day, new.date)
@@ -280,9 +280,11 @@ def _follow_moved_dates(engine, session, series: Series, meetings: dict[date, Me
     session.flush()
 
 
-def _drop(engine, session, series: Series, meetings: dict[date, Meeting], meeting: Meeting) -> None:
+def _drop(engine, session, series: Series, meetings: dict[date, Meeting], meeting: Meeting,
+          now: datetime) -> None:
     """A meeting that will not happen: its pending sends are cancelled and its agenda moves on to
-    the next meeting. Each reconcile looks again, so this does only what is left to do."""
+    the next meeting to be held, which may come before the dropped date. Each reconcile looks
+    again, so this does only what is left to do."""
     session.refresh(meeting, with_for_update=True)  # another process may be dropping it too
     if meeting.status != "scheduled" or series.occurrence_on(meeting.date):
         return
@@ -293,7 +295,7 @@ def _drop(engine, session, series: Series, meetings: dict[date, Meeting], meetin
             row.status = "cancelled"
             cancelled += 1
     try:
-        following, moved = engine.carry_over(session, series, meeting)
+        following, moved = engine.carry_over(session, series, meeting, after=now)
     except Refusal as refusal:
         following, moved = None, []
         log.warning("%s: the agenda of %s stays where it is: %s", series.id, meeting.date, refusal)

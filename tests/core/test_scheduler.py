@@ -293,7 +293,8 @@ async def test_a_meeting_that_leaves_the_schedule_passes_its_agenda_on_once(data
                                                    "agenda", f"add {text}"))
         assert answer[0].ok, answer
     down(runtime)
-    # 17 March leaves the schedule; the new dates nearest it (3 March, 7 April) are two weeks off.
+    # 17 March leaves the schedule; the new dates nearest it (3 March, 7 April) are two weeks off,
+    # and the agenda goes to the next meeting to be held: 3 March, before the dropped date.
     first = SERIES.replace('"every 3rd tuesday"', '"every 1st tuesday"')
     replicas = [make_runtime(database_url, clock, tmp_path, config=first)[0] for _ in range(2)]
     caplog.set_level(logging.INFO, logger="chatbot.scheduler")
@@ -307,16 +308,16 @@ async def test_a_meeting_that_leaves_the_schedule_passes_its_agenda_on_once(data
                                     AgendaItem.carried_over, AgendaItem.position)
                              .join(Meeting).order_by(Meeting.date, AgendaItem.position)).all()
     assert [tuple(i) for i in items] == [
+        ("JupyterHub 3.0", date(2026, 3, 3), "open", 1, 1),
+        ("Binder federation", date(2026, 3, 3), "open", 1, 2),
         ("JupyterHub 3.0", MEETING_DAY, "carried", 0, 1),
-        ("Binder federation", MEETING_DAY, "carried", 0, 2),
-        ("JupyterHub 3.0", date(2026, 4, 7), "open", 1, 1),
-        ("Binder federation", date(2026, 4, 7), "open", 1, 2)]
+        ("Binder federation", MEETING_DAY, "carried", 0, 2)]
     assert {r.status for r in rows(replicas[0], occurrence=MEETING_DAY)} == {"cancelled"}
     dropped = [r.getMessage() for r in caplog.records if "no longer in the schedule" in r.getMessage()]
     assert dropped == ["hubs: the meeting of 2026-03-17 is no longer in the schedule and has no new "
                        "date near it; its pending sends are cancelled and its 2 open agenda items "
-                       "move to 2026-04-07"]
-    assert "Binder federation" in replicas[1].engine.notes("hubs", date(2026, 4, 7))[1]
+                       "move to 2026-03-03"]
+    assert "Binder federation" in replicas[1].engine.notes("hubs", date(2026, 3, 3))[1]
 
 
 async def test_a_skipped_meeting_gets_its_notice_and_nothing_else(database_url, tmp_path):
