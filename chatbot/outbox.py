@@ -10,18 +10,19 @@ import asyncio
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Collection, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Protocol
 
-from sqlalchemy import Engine, and_, func, or_, update
+from sqlalchemy import Engine, and_, func, not_, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from chatbot.events import Delivered, Post
-from chatbot.models import Outbox
+from chatbot.models import KeyValue, Outbox
 from chatbot.store import session_scope
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,12 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(hours=1)
 INTERNAL = "internal"  # the platform of rows that are work for the core itself, not posts
 WAITING = ("pending", "failed")
+# A row is claimed only once its pace lets it go out this many seconds from now: a claimed row is
+# held by its process, so a channel that must wait leaves its rows to whoever can send them first.
+LOOKAHEAD = 1.0
+# A post that would leave later than this after its slot (it took long to get ready) takes a fresh
+# one: another process may already hold the slot after it.
+LATE = 0.005
 
 
 class Delivery(Protocol):
@@ -57,31 +64,32 @@ PACES: dict[str, Pace] = {
 
 
 class Pacer:
-    """A token bucket per channel and one for the platform, as reservations (GCRA).
+    """A token bucket per channel and one for the platform (under None), as reservations (GCRA).
 
-    `reserve` is synchronous and first come first served, so posts to one channel keep the order
-    they were claimed in.
+    `slots` holds each bucket's theoretical arrival time of its next message, in seconds of the
+    wall clock; a claim reads them from the database and writes them back, so every process
+    sharing the database keeps to one pace. Reservations are first come first served, so posts to
+    one channel keep the order they were claimed in.
     """
 
-    def __init__(self, pace: Pace, monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, pace: Pace, slots: dict[str | None, float] | None = None) -> None:
         self.pace = pace
-        self.monotonic = monotonic
-        self._channel_at: dict[str, float] = {}  # theoretical arrival time of the next message
-        self._overall_at = -math.inf
+        self.slots = {} if slots is None else slots
 
-    def reserve(self, channel: str) -> float:
-        """Seconds to wait before posting to `channel`."""
-        pace, now = self.pace, self.monotonic()
+    def reserve(self, channel: str, now: float, within: float = math.inf) -> float | None:
+        """When to post to `channel`; None, reserving nothing, if later than `within` from now."""
+        pace = self.pace
         channel_step, overall_step = 1 / pace.per_channel, 1 / pace.overall
-        channel_at = self._channel_at.get(channel, now)
+        channel_at = self.slots.get(channel, now)
+        overall_at = self.slots.get(None, -math.inf)
         at = max(now,
                  channel_at - (pace.channel_burst - 1) * channel_step,
-                 self._overall_at - (pace.overall_burst - 1) * overall_step)
-        self._channel_at[channel] = max(channel_at, at) + channel_step
-        self._overall_at = max(self._overall_at, at) + overall_step
-        if len(self._channel_at) > 10_000:
-            self._channel_at = {c: t for c, t in self._channel_at.items() if t > now}
-        return at - now
+                 overall_at - (pace.overall_burst - 1) * overall_step)
+        if at > now + within:
+            return None
+        self.slots[channel] = max(channel_at, at) + channel_step
+        self.slots[None] = max(overall_at, at) + overall_step
+        return at
 
 
 def _utc(moment: datetime) -> datetime:
@@ -106,10 +114,13 @@ def enqueue(session: Session, *, series_id: str, occurrence: date, kind: str, pl
                   channel=channel, due=_utc(due), meeting_id=meeting_id, thread_of=thread_of,
                   status="pending", attempts=0, error="", extra_ids="", needs_edit=False,
                   expires=_utc(expires) if expires else None, claimed_by="")
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(Outbox).values(**values).on_conflict_do_nothing()
+    statement = _insert(session)(Outbox).values(**values).on_conflict_do_nothing()
     return session.exec(statement).rowcount == 1
+
+
+def _insert(session: Session):
+    """The dialect's INSERT, which knows ON CONFLICT."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def cancel_pending(session: Session, meeting_id: int) -> None:
@@ -129,13 +140,21 @@ class Claim:
     id: int
     platform: str
     channel: str
+    at: float = 0.0  # when its pace lets it go out, in seconds of the wall clock
 
 
 def claim(db: Engine, now: datetime, *, worker: str, platforms: Collection[str],
-          limit: int = 100) -> list[Claim]:
-    """Mark up to `limit` due rows for these platforms as being sent by `worker`."""
+          limit: int = 100, busy: Collection[tuple[str, str]] = (),
+          paces: Mapping[str, Pace] | None = None,
+          wall: Callable[[], float] = time.time) -> tuple[list[Claim], bool]:
+    """Mark up to `limit` due rows for these platforms as being sent by `worker`; and whether due
+    rows were left for later because their pace would not let them go out soon.
+
+    Rows for a (platform, channel) in `busy` are left alone. A row of a platform with a pace takes
+    its channel's next slot, in the same transaction, so no two processes use one slot.
+    """
     if not platforms:
-        return []
+        return [], False
     now = _utc(now)
     with writing(db) as session:
         query = (
@@ -144,13 +163,64 @@ def claim(db: Engine, now: datetime, *, worker: str, platforms: Collection[str],
             .order_by(Outbox.due, Outbox.id)
             .limit(limit)
         )
+        for platform in {p for p, _ in busy}:
+            query = query.where(not_(and_(Outbox.platform == platform,
+                                          Outbox.channel.in_([c for p, c in busy if p == platform]))))
         if db.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
-        claims = [Claim(*found) for found in session.exec(query)]
+        found = [Claim(*row) for row in session.exec(query)]
+        pacers = {platform: Pacer(pace, _lock_slots(session, platform,
+                                                    {c.channel for c in found if c.platform == platform}))
+                  for platform, pace in (paces or {}).items()
+                  if any(c.platform == platform for c in found)}
+        start = wall()
+        claims = []
+        for candidate in found:
+            pacer = pacers.get(candidate.platform)
+            at = pacer.reserve(candidate.channel, start, LOOKAHEAD) if pacer else start
+            if at is not None:
+                claims.append(replace(candidate, at=at))
+        for platform, pacer in pacers.items():
+            _store_slots(session, platform, pacer.slots)
         if claims:
             session.exec(update(Outbox).where(Outbox.id.in_([c.id for c in claims]))
                          .values(status="sending", needs_edit=False, claimed_by=worker))
-        return claims
+        return claims, len(claims) < len(found)
+
+
+def reserve(db: Engine, platform: str, channel: str, pace: Pace,
+            wall: Callable[[], float] = time.time) -> float:
+    """A fresh slot for a post to `channel`, LATE from now at the earliest (time to send it)."""
+    with writing(db) as session:
+        pacer = Pacer(pace, _lock_slots(session, platform, [channel]))
+        at = pacer.reserve(channel, wall() + LATE)
+        _store_slots(session, platform, pacer.slots)
+        return at
+
+
+def _slot_key(platform: str, channel: str | None) -> str:
+    return f"pace:{platform}" if channel is None else f"pace:{platform}:{channel}"
+
+
+def _lock_slots(session: Session, platform: str, channels: Collection[str]) -> dict[str | None, float]:
+    """The pace slots of the platform and these channels, locked until the transaction ends.
+
+    Locked in key order (rows made first when new), so two claims cannot deadlock on them."""
+    keys = {_slot_key(platform, c): c for c in [None, *channels]}
+    ordered = sorted(keys)
+    session.exec(_insert(session)(KeyValue)
+                 .values([{"key": key, "value": "-inf"} for key in ordered])
+                 .on_conflict_do_nothing())
+    found = session.exec(select(KeyValue.key, KeyValue.value).where(KeyValue.key.in_(ordered))
+                         .order_by(KeyValue.key).with_for_update())
+    return {keys[key]: float(value) for key, value in found}
+
+
+def _store_slots(session: Session, platform: str, slots: Mapping[str | None, float]) -> None:
+    insert = _insert(session)(KeyValue).values(
+        [{"key": _slot_key(platform, c), "value": repr(at)} for c, at in slots.items()])
+    session.exec(insert.on_conflict_do_update(index_elements=["key"],
+                                              set_={"value": insert.excluded.value}))
 
 
 def mark_sent(db: Engine, row_id: int, delivered: Delivered, now: datetime) -> None:
@@ -228,19 +298,27 @@ def next_due(db: Engine, platforms: Collection[str]) -> datetime | None:
 
 
 class Dispatcher:
-    """Delivers due outbox rows through the platform deliveries, paced to each platform's limits."""
+    """Delivers due outbox rows through the platform deliveries, paced to each platform's limits.
+
+    Each channel is a lane of its own: while one waits (for its pace, or out a platform's
+    Retry-After), the others go on claiming and sending.
+    """
 
     def __init__(self, engine, deliveries: Mapping[str, Delivery], *,
                  clock: Callable[[], datetime], concurrency: int = 32, worker: str = "",
-                 paces: Mapping[str, Pace] | None = None, batch: int = 100) -> None:
+                 paces: Mapping[str, Pace] | None = None, batch: int = 100,
+                 wall: Callable[[], float] = time.time) -> None:
         self.engine = engine
         self.deliveries = dict(deliveries)
         self.clock = clock
+        self.wall = wall  # real time, which the platforms' limits count in, whatever `clock` says
         self.worker = worker
         self.paces = dict(PACES if paces is None else paces)
         self.batch = batch
         self._limit = asyncio.Semaphore(concurrency)
-        self._pacers: dict[str, Pacer] = {}
+        self._lanes: dict[tuple[str, str], deque[Claim]] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self._watchers: set[asyncio.Event] = set()
         self._drain: asyncio.Task | None = None
         self._again = False
 
@@ -248,18 +326,14 @@ class Dispatcher:
     def platforms(self) -> list[str]:
         return sorted(self.deliveries)
 
-    def _pacer(self, platform: str) -> Pacer | None:
-        pace = getattr(self.deliveries.get(platform), "pace", None) or self.paces.get(platform)
-        if pace is None:
-            return None
-        pacer = self._pacers.get(platform)
-        if pacer is None or pacer.pace != pace:
-            pacer = self._pacers[platform] = Pacer(pace)
-        return pacer
+    def _paces(self) -> dict[str, Pace]:
+        paces = {p: getattr(self.deliveries[p], "pace", None) or self.paces.get(p)
+                 for p in self.platforms}
+        return {platform: pace for platform, pace in paces.items() if pace is not None}
 
     def _begin(self, row_id: int) -> Post | None:
         """The post as it reads now, the attempt counted before it leaves; None if it came too
-        late to be of use (it waited for the platform's pace past its meeting's start)."""
+        late to be of use (it waited its turn past its meeting's start)."""
         now = _utc(self.clock())
         with session_scope(self.engine.db) as session:
             row = session.get(Outbox, row_id)
@@ -274,27 +348,49 @@ class Dispatcher:
             return post
 
     async def deliver_due(self, limit: int | None = None) -> int:
-        """Claim and deliver what is due, batch after batch; the number of rows handled."""
+        """Claim and deliver what is due until nothing is left; the number of rows handled."""
         limit = limit or self.batch
         handled = 0
-        while True:
-            claims = await asyncio.to_thread(claim, self.engine.db, self.clock(),
-                                             worker=self.worker, platforms=self.platforms,
-                                             limit=limit)
-            # Posts to one channel go out one after another in due order; channels in parallel.
-            lanes: dict[tuple[str, str], list[tuple[int, float]]] = {}
-            for found in claims:
-                pacer = self._pacer(found.platform)
-                wait = pacer.reserve(found.channel) if pacer else 0.0
-                lanes.setdefault((found.platform, found.channel), []).append((found.id, wait))
-            await asyncio.gather(*(self._lane(lane) for lane in lanes.values()))
-            handled += len(claims)
-            if len(claims) < limit:
-                return handled
+        changed = asyncio.Event()
+        self._watchers.add(changed)
+        try:
+            while True:
+                changed.clear()
+                claims, held_back = await asyncio.to_thread(
+                    claim, self.engine.db, self.clock(), worker=self.worker,
+                    platforms=self.platforms, limit=limit, busy=list(self._lanes),
+                    paces=self._paces(), wall=self.wall)
+                for found in claims:
+                    self._queue(found)
+                handled += len(claims)
+                if len(claims) == limit:
+                    continue
+                if not self._lanes and not held_back:
+                    return handled
+                # Look again when the last lane ends, on a kick, or as time brings slots closer.
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), LOOKAHEAD / 2)
+        finally:
+            self._watchers.discard(changed)
+
+    def _queue(self, found: Claim) -> None:
+        key = (found.platform, found.channel)
+        lane = self._lanes.get(key)
+        if lane is None:
+            lane = self._lanes[key] = deque()
+            task = asyncio.ensure_future(self._lane(key, lane))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        lane.append(found)
+
+    def _changed(self) -> None:
+        for watcher in self._watchers:
+            watcher.set()
 
     def kick(self) -> None:
         """Deliver in the background; kicks that arrive meanwhile share the next round."""
         self._again = True
+        self._changed()
         if self._drain is None or self._drain.done():
             self._drain = asyncio.ensure_future(self._drain_loop())
 
@@ -311,29 +407,45 @@ class Dispatcher:
             await asyncio.shield(self._drain)
 
     async def close(self) -> None:
-        if self._drain is not None:
-            self._drain.cancel()
-            await asyncio.gather(self._drain, return_exceptions=True)
+        """Stop delivering; rows claimed and not yet sent are taken back at the next start."""
+        tasks = [t for t in (self._drain, *self._tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _lane(self, lane: list[tuple[int, float]]) -> None:
-        start = time.monotonic()
-        for row_id, wait in lane:
-            await self._deliver(row_id, wait - (time.monotonic() - start))
+    async def _lane(self, key: tuple[str, str], lane: deque[Claim]) -> None:
+        """Posts to one channel go out one after another, in the order they were claimed."""
+        try:
+            while lane:
+                try:
+                    await self._deliver(lane[0])
+                except Exception:
+                    log.exception("outbox row %s: recording its delivery failed", lane[0].id)
+                lane.popleft()
+        finally:
+            del self._lanes[key]
+            if not self._lanes:
+                self._changed()
 
-    async def _deliver(self, row_id: int, wait: float) -> None:
-        if wait > 0:
-            await asyncio.sleep(wait)
+    async def _deliver(self, found: Claim) -> None:
         async with self._limit:
             try:
-                post = await asyncio.to_thread(self._begin, row_id)
+                post = await asyncio.to_thread(self._begin, found.id)
                 if post is None:
                     return
                 delivery = self.deliveries.get(post.platform)
                 if delivery is None:
                     raise RuntimeError(f"no {post.platform} adapter is running")
+                # Made ready first, so that it leaves on its slot and not a little after.
+                at, pace = found.at, self._paces().get(found.platform)
+                if pace is not None and self.wall() > at + LATE:
+                    at = await asyncio.to_thread(reserve, self.engine.db, found.platform,
+                                                 found.channel, pace, self.wall)
+                await asyncio.sleep(at - self.wall())
                 delivered = await delivery.post(post)
             except Exception as error:  # any failure keeps the row for a retry
-                log.warning("outbox row %s not delivered: %s", row_id, error)
-                await asyncio.to_thread(mark_failed, self.engine.db, row_id, str(error), self.clock())
+                log.warning("outbox row %s not delivered: %s", found.id, error)
+                await asyncio.to_thread(mark_failed, self.engine.db, found.id, str(error),
+                                        self.clock())
                 return
-            await asyncio.to_thread(mark_sent, self.engine.db, row_id, delivered, self.clock())
+            await asyncio.to_thread(mark_sent, self.engine.db, found.id, delivered, self.clock())

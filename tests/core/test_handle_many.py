@@ -38,7 +38,7 @@ def _runtime(tmp_path, name: str):
     engine.handle(CommandCall(who, CHANNEL, "meeting", "remind"))
     engine.handle(CommandCall(who, CHANNEL, "agenda", "add (~5min) JupyterHub 3.0"))
     engine.handle(CommandCall(who, CHANNEL, "meeting", "start"))
-    claims = outbox.claim(runtime.db, NOW, worker="test", platforms=["discord"])
+    claims, _ = outbox.claim(runtime.db, NOW, worker="test", platforms=["discord"])
     for number, claimed in enumerate(claims, 1):  # the call for updates, then the item
         outbox.mark_sent(runtime.db, claimed.id, Delivered(f"T{number}"), NOW)
     return runtime

@@ -21,7 +21,6 @@ from chatbot import outbox
 from chatbot.app import build_runtime
 from chatbot.events import Actor, CommandCall, Delivered, Place, Reply
 from chatbot.models import AgendaItem, Meeting, Outbox, Update
-from chatbot.outbox import Pace, Pacer
 from chatbot.scheduler import FileLocks, PgLocks, ScaledClock, plan, reconcile
 from chatbot.series import parse_config
 from chatbot.settings import load_settings
@@ -418,18 +417,6 @@ async def test_a_send_fires_within_a_second_of_its_instant(sqlite_url, tmp_path)
         await runtime.scheduler.stop()
     late = recorders["terminal"].times[0] - due.timestamp()
     assert -0.05 < late < 1.0, late
-
-
-def test_pacing_spreads_a_fanout_over_the_platform_limits():
-    now = [0.0]
-    pacer = Pacer(Pace(per_channel=1.0, overall=50.0), monotonic=lambda: now[0])
-    waits = [pacer.reserve(f"C{n}") for n in range(500)]
-    assert waits[0] == 0 and waits[-1] == pytest.approx(499 / 50)
-    assert all(b - a == pytest.approx(1 / 50) for a, b in zip(waits, waits[1:]))
-    again = Pacer(Pace(per_channel=1.0, overall=50.0), monotonic=lambda: now[0])
-    assert [again.reserve("C1") for _ in range(3)] == pytest.approx([0, 1, 2])
-    burst = Pacer(Pace(per_channel=1.0, overall=50.0, channel_burst=5), monotonic=lambda: now[0])
-    assert [round(burst.reserve("C1"), 3) for _ in range(6)] == [0, 0.02, 0.04, 0.06, 0.08, 1.0]
 
 
 def test_the_test_clock_setting_gives_restarts_one_timeline(tmp_path, monkeypatch):
