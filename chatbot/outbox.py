@@ -370,6 +370,9 @@ class Dispatcher:
                 # Look again when the last lane ends, on a kick, or as time brings slots closer.
                 with suppress(TimeoutError):
                     await asyncio.wait_for(changed.wait(), LOOKAHEAD / 2)
+        except asyncio.CancelledError:
+            await self._stop_lanes()  # the rows they held are taken back at the next start
+            raise
         finally:
             self._watchers.discard(changed)
 
@@ -407,8 +410,13 @@ class Dispatcher:
             await asyncio.shield(self._drain)
 
     async def close(self) -> None:
-        """Stop delivering; rows claimed and not yet sent are taken back at the next start."""
-        tasks = [t for t in (self._drain, *self._tasks) if t is not None]
+        if self._drain is not None:
+            self._drain.cancel()
+            await asyncio.gather(self._drain, return_exceptions=True)
+        await self._stop_lanes()
+
+    async def _stop_lanes(self) -> None:
+        tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
