@@ -12,7 +12,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable, Collection, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Protocol
@@ -368,8 +368,13 @@ class Dispatcher:
                 if not self._lanes and not held_back:
                     return handled
                 # Look again when the last lane ends, on a kick, or as time brings slots closer.
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(changed.wait(), LOOKAHEAD / 2)
+                # Not asyncio.wait_for: on Python 3.11 it can swallow a cancellation that comes as
+                # the event is set, and the task that owns this loop would never stop.
+                waiter = asyncio.ensure_future(changed.wait())
+                try:
+                    await asyncio.wait({waiter}, timeout=LOOKAHEAD / 2)
+                finally:
+                    waiter.cancel()
         except asyncio.CancelledError:
             await self._stop_lanes()  # the rows they held are taken back at the next start
             raise
