@@ -580,6 +580,7 @@ class MeetingEngine:
 
     @staticmethod
     def _attendance_row(session, meeting_id: int, person_id: int) -> Attendance | None:
+        session.flush()  # a batch of replies may have added it just now, under no_autoflush
         return session.exec(select(Attendance).where(Attendance.meeting_id == meeting_id,
                                                      Attendance.person_id == person_id)).first()
 
