@@ -13,8 +13,9 @@ import itertools
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import discord
 import discord.gateway
@@ -474,10 +475,12 @@ class DiscordAdapter:
             log.warning("discord: cannot read thread %s to catch up on it: %s", thread_id, error)
             return None
         guild = getattr(self.client.get_channel(int(place.channel)), "guild", None)
-        for author in {m.author.id for m in messages} - names.keys():
-            names[author] = self._read(_member_name(guild, author), f"discord-member-{author}")
+        people = {m.author.id for m in messages} | {u.id for m in messages for u in m.mentions}
+        for person in people - names.keys():
+            names[person] = self._read(_member_name(guild, person), f"discord-member-{person}")
         # Shielded: the lookups are shared with the other threads' catch-ups.
-        return [_as_reply(m, int(place.channel), await asyncio.shield(names[m.author.id])) for m in messages]
+        known = {person: await asyncio.shield(names[person]) for person in people}
+        return [_as_reply(m, int(place.channel), known) for m in messages]
 
     def _ours(self, channel) -> bool:
         """A thread the bot opened under one of the configured channels."""
@@ -636,16 +639,16 @@ def _from_a_person(message: discord.Message) -> bool:
 
 
 def _as_reply(message: discord.Message, parent_id: int | None,
-              author_name: str | None = None) -> Reply | None:
+              names: Mapping[int, str | None] = MappingProxyType({})) -> Reply | None:
     """A person's message in a thread; None for bots', webhooks' and system messages.
-    `author_name` replaces the name the message carries (a message read from history has no
-    member, so its name is not the server nickname)."""
+    `names` replaces the names the message carries for its author and the people it mentions
+    (a message read from history has no members, so its names are not server nicknames)."""
     if not _from_a_person(message):
         return None
     return translate.to_reply(
-        author_id=message.author.id, author_name=author_name or message.author.display_name,
+        author_id=message.author.id, author_name=names.get(message.author.id) or message.author.display_name,
         parent_id=parent_id, thread_id=message.channel.id, message_id=message.id,
-        content=_content(message), **_mention_names(message))
+        content=_content(message), **_mention_names(message, names))
 
 
 async def _member_name(guild: discord.Guild | None, user_id: int) -> str | None:
@@ -671,11 +674,12 @@ def _content(message: discord.Message) -> str:
     return "\n".join([message.content, *(a.url for a in message.attachments)]).strip()
 
 
-def _mention_names(message: discord.Message) -> dict:
+def _mention_names(message: discord.Message,
+                   names: Mapping[int, str | None] = MappingProxyType({})) -> dict:
     if "<" not in message.content:
         return {}
     return dict(
-        users={str(u.id): u.display_name for u in message.mentions},
+        users={str(u.id): names.get(u.id) or u.display_name for u in message.mentions},
         roles={str(r.id): r.name for r in message.role_mentions},
         channels={str(c.id): c.name for c in message.channel_mentions
                   if isinstance(c, discord.abc.GuildChannel)},

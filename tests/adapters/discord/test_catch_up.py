@@ -104,7 +104,8 @@ async def test_catching_up_keeps_the_names_people_have_in_the_server(bots, fake,
     # While no bot is connected: replies in both threads, then Lee leaves the server.
     await fake.user_message(hubs, yuvi, "posted while the bot was down", dispatch=False)
     await fake.user_message(binder, yuvi, "in the other thread", dispatch=False)
-    await fake.user_message(hubs, world.simon, "no nickname here", dispatch=False)
+    await fake.user_message(hubs, world.simon, f"no nickname here, thanks <@{world.sarah}>",
+                            dispatch=False)
     await fake.user_message(binder, lee, "my last update", dispatch=False)
     fake.remove_member(world.guild, lee)
     since = fake.mark()
@@ -113,14 +114,14 @@ async def test_catching_up_keeps_the_names_people_have_in_the_server(bots, fake,
     await second.settle()
     notes = second.runtime.engine.notes("hubs")[1] + second.runtime.engine.notes("binder")[1]
     for lines in ("- **Yuvi (2i2c)** posted live\n    - posted while the bot was down\n"
-                  "- **Simon Li** no nickname here\n",
+                  "- **Simon Li** no nickname here, thanks @Sarah Gibson\n",
                   "- **Yuvi (2i2c)** in the other thread\n- **Lee Ward** my last update\n"):
         assert lines in notes
-    assert "Yuvi P" not in notes
+    assert "Yuvi P" not in notes and "Sarah G " not in notes
     assert second.count(Update) == 5
     fetched = [r for r in fake.requests[since:] if r.route == MEMBER]
     assert sorted(r.path for r in fetched) == sorted(
-        f"/guilds/{world.guild}/members/{user}" for user in (yuvi, world.simon, lee))
+        f"/guilds/{world.guild}/members/{user}" for user in (yuvi, world.simon, lee, world.sarah))
     assert [r.response["code"] for r in fetched if r.status == 404] == [10007]
 
 
