@@ -103,8 +103,9 @@ async def test_two_processes_keep_to_one_pace_per_channel(database_url, tmp_path
     assert {by for _, by in shared} == {first.dispatcher.deliveries["slack"],
                                         second.dispatcher.deliveries["slack"]}
     times = sorted(left for left, _ in shared)
-    # The posts leave on their slots; 10 ms allows for the event loop's own delay in waking.
-    assert min(b - a for a, b in zip(times, times[1:])) > 0.2 - 0.01
+    # The posts leave on their slots, give or take the event loop's delay in waking on a busy
+    # machine; with a pace per process the two would post to the channel at the same moment.
+    assert min(b - a for a, b in zip(times, times[1:])) > 0.2 - 0.05
     assert set(statuses(first).values()) == {"sent"}
 
 
