@@ -52,6 +52,7 @@ from chatbot.store import session_scope
 log = logging.getLogger(__name__)
 
 _APOLOGIES = ("apologies", "apology", "regrets", "can't attend", "cannot attend", "can’t attend")
+_APOLOGIES_LONGEST = max(map(len, _APOLOGIES))
 _ACTIVE = ("scheduled", "live")
 
 
@@ -78,7 +79,7 @@ class Target:
 
 def split_apologies(text: str) -> tuple[bool, str]:
     """`apologies, cannot attend. My update...` -> (True, "cannot attend. My update...")."""
-    lowered = text.lstrip().lower()
+    lowered = text.lstrip()[:_APOLOGIES_LONGEST].lower()  # a long update's start is enough
     for word in _APOLOGIES:
         if lowered.startswith(word):
             rest = text.lstrip()[len(word):]

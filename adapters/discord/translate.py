@@ -4,6 +4,7 @@ interaction options as command text for the core grammar, and messages as thread
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -193,9 +194,20 @@ def to_reply(*, author_id: int, author_name: str, parent_id: int | None, thread_
              roles: Mapping[str, str] = MappingProxyType({}),
              channels: Mapping[str, str] = MappingProxyType({})) -> Reply:
     """A message in a thread: the thread's id is the id of the bot's post it was opened from."""
-    return Reply(Actor(DISCORD, str(author_id), author_name),
-                 Place(DISCORD, str(parent_id or ""), str(thread_id)), str(message_id),
+    return Reply(_actor(author_id, author_name), _thread(parent_id, thread_id), str(message_id),
                  free_text(content, users, roles, channels))
+
+
+# A busy thread brings the same people to the same place again and again: the values are frozen,
+# so one of each serves every reply.
+@functools.lru_cache(maxsize=4096)
+def _actor(author_id: int, name: str) -> Actor:
+    return Actor(DISCORD, str(author_id), name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _thread(parent_id: int | None, thread_id: int) -> Place:
+    return Place(DISCORD, str(parent_id or ""), str(thread_id))
 
 
 def to_edit(*, author_id: int | None, author_name: str, parent_id: int | None, thread_id: int,
