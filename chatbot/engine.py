@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import Engine, delete, func, insert, or_, tuple_, update
+from sqlalchemy import Engine, delete, func, or_, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -47,7 +47,7 @@ from chatbot.models import (
 )
 from chatbot.notes import Action, Entry, ItemEntry, MeetingNotes, NoteEntry, render
 from chatbot.series import Config, Occurrence, Series
-from chatbot.store import session_scope
+from chatbot.store import insert_rows, session_scope
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +100,11 @@ def reply_kind(absent: bool, rest: str) -> tuple[str, str]:
     if absent and not rest:
         return "apologies", ""
     return "update", rest
+
+
+def _item_of(kind: str) -> int | None:
+    """The agenda item whose thread an outbox post opened (kind `agenda:<id>`), else None."""
+    return int(kind[7:]) if kind.startswith("agenda:") else None
 
 
 def read_reply(text: str) -> tuple[str, str, bool]:
@@ -185,10 +190,7 @@ class MeetingEngine:
             while end < len(events) and isinstance(events[end], Reply):
                 end += 1
             if end > start:
-                try:
-                    results += self._replies(events[start:end])
-                except IntegrityError:  # another process stored one of them meanwhile
-                    results += [self.handle(event) for event in events[start:end]]
+                results += self._replies_together(events[start:end])
                 start = end
             else:
                 results.append(self.handle(events[start]))
@@ -223,8 +225,7 @@ class MeetingEngine:
                     ProcessedEvent.platform == platform, ProcessedEvent.event_id.in_(fresh))))
                 now = utc(self.clock())
                 rows = [dict(platform=platform, event_id=e, received_at=now) for e in fresh if e not in taken]
-                if rows:
-                    session.execute(insert(ProcessedEvent.__table__), rows)
+                insert_rows(session, ProcessedEvent.__table__, rows)
             claimed = {e for e in fresh if e not in taken}
         except IntegrityError:  # another process claimed one of them meanwhile: one by one
             claimed = {e for e in fresh if self.claim_event(platform, e)}
@@ -639,75 +640,91 @@ class MeetingEngine:
             select(Outbox).where(Outbox.platform == place.platform, Outbox.message_id == place.thread)
         ).first()
 
-    def _replies(self, events: Sequence[Reply]) -> list[list[Answer]]:
+    def _replies_together(self, events: Sequence[Reply]) -> list[list[Answer]]:
+        """New replies are the rule and a second delivery of a stored one the exception, so the
+        first try does not look for stored ones: the unique message id refuses a duplicate, and
+        the second try looks them up. A third would only race another process: one by one then."""
+        for look_up in (False, True):
+            try:
+                return self._replies(events, look_up_stored=look_up)
+            except IntegrityError:
+                pass
+        return [self.handle(event) for event in events]
+
+    def _replies(self, events: Sequence[Reply], *, look_up_stored: bool = True) -> list[list[Answer]]:
         """Thread replies, looked up together and stored in one statement: a call-for-updates reply
         is a quick update (or a pass, or apologies), an agenda item's reply is a note under it."""
-        answers: list[list[Answer]] = []
+        answers: list[list[Answer]] = [[] for _ in events]  # nothing to say to most replies
         with session_scope(self.db) as session, session.no_autoflush:
             posts_by_id = {(p.platform, p.message_id): p for p in session.exec(
                 select(Outbox).where(Outbox.message_id.in_({e.place.thread for e in events if e.place.thread})))}
-            platforms, ids = {e.place.platform for e in events}, {e.message_id for e in events}
-            stored = {(platform, message_id) for model in (Update, Note) for platform, message_id in session.exec(
-                select(model.platform, model.message_id).where(model.platform.in_(platforms),
-                                                               model.message_id.in_(ids)))}
+            # What a reply in each thread becomes, worked out once per thread: (post, meeting id,
+            # the agenda item's id for an item's thread, or None for the call for updates).
+            threads = {key: (post, post.meeting_id, _item_of(post.kind)) for key, post in posts_by_id.items()
+                       if post.meeting_id is not None and (post.kind == "call_for_updates" or _item_of(post.kind))}
+            stored = self._stored_replies(session, events) if look_up_stored else set()
             identities = {(i.platform, i.user_id): i for i in session.exec(select(Identity).where(
                 tuple_(Identity.platform, Identity.user_id).in_({(e.actor.platform, e.actor.user_id)
                                                                  for e in events})))}
-            person_ids: dict[tuple[str, str], int] = {}
-            meetings: dict[int, Meeting] = {}
+            person_ids: dict[Actor, int] = {}
             updates: list[dict] = []
             notes: list[dict] = []
-            changed: dict[tuple[int, int], tuple[Meeting, Outbox]] = {}
+            changed: dict[int, Outbox] = {}
             now = utc(self.clock())
-            for event in events:
-                post = posts_by_id.get((event.place.platform, event.place.thread))
-                if post is None or post.meeting_id is None:
-                    answers.append([])  # a thread the bot did not open: not ours to read
-                    continue
+            for index, event in enumerate(events):
+                place = event.place
+                thread = threads.get((place.platform, place.thread))
+                if thread is None:
+                    continue  # a thread the bot did not open: not ours to read
                 try:
                     text = commands.check_text(event.text)
                 except UsageError as error:
-                    answers.append([Answer(f"Your reply was not saved: {error}", ok=False)])
+                    answers[index] = [Answer(f"Your reply was not saved: {error}", ok=False)]
                     continue
-                if (event.place.platform, event.message_id) in stored:
-                    answers.append([])  # a duplicate delivery of a reply already kept
-                    continue
-                stored.add((event.place.platform, event.message_id))
-                key = (event.actor.platform, event.actor.user_id)
-                if key not in person_ids:
-                    identity = identities.get(key)
-                    if identity is None:
-                        person_ids[key] = self.person(session, event.actor).id
-                    else:
-                        person_ids[key] = identity.person_id
-                        if event.actor.name and identity.name != event.actor.name:
-                            identity.name = event.actor.name
-                person_id = person_ids[key]
-                meeting = meetings.get(post.meeting_id) or meetings.setdefault(
-                    post.meeting_id, session.get(Meeting, post.meeting_id))
-                if post.kind == "call_for_updates":
+                key = (place.platform, event.message_id)
+                if key in stored:
+                    continue  # a duplicate delivery of a reply already kept
+                stored.add(key)
+                person_id = person_ids.get(event.actor)
+                if person_id is None:
+                    person_id = person_ids[event.actor] = self._reply_author(session, identities, event.actor)
+                post, meeting_id, item_id = thread
+                if item_id is None:
                     kind, rest, absent = read_reply(text)
                     if absent:
-                        self._attendance(session, meeting.id, person_id, "apologies", by_reply=True)
-                    updates.append(dict(meeting_id=meeting.id, person_id=person_id, kind=kind,
-                                        text=rest, apologies=absent, platform=event.place.platform,
+                        self._attendance(session, meeting_id, person_id, "apologies", by_reply=True)
+                    updates.append(dict(meeting_id=meeting_id, person_id=person_id, kind=kind, text=rest,
+                                        apologies=absent, platform=place.platform,
                                         message_id=event.message_id, created_at=now))
-                    answer = REPLY_ANSWERS[kind]
-                    changed[(meeting.id, post.id)] = (meeting, post)
-                    answers.append([Answer(answer)] if event.place.platform == TERMINAL else [])
-                elif post.kind.startswith("agenda:"):
-                    notes.append(dict(item_id=int(post.kind.split(":", 1)[1]), author_id=person_id, text=text,
-                                      platform=event.place.platform, message_id=event.message_id))
-                    answers.append([])
+                    changed[post.id] = post
+                    if place.platform == TERMINAL:
+                        answers[index] = [Answer(REPLY_ANSWERS[kind])]
                 else:
-                    answers.append([])
+                    notes.append(dict(item_id=item_id, author_id=person_id, text=text,
+                                      platform=place.platform, message_id=event.message_id))
             session.flush()
-            for model, rows in ((Update, updates), (Note, notes)):
-                if rows:
-                    session.execute(insert(model.__table__), rows)
-            for meeting, post in changed.values():
+            insert_rows(session, Update.__table__, updates)
+            insert_rows(session, Note.__table__, notes)
+            for post in changed.values():
+                meeting = session.get(Meeting, post.meeting_id)
                 self._late_change(session, self.config.get(meeting.series_id), meeting, thread=post)
         return answers
+
+    @staticmethod
+    def _stored_replies(session, events: Sequence[Reply]) -> set[tuple[str, str]]:
+        platforms, ids = {e.place.platform for e in events}, {e.message_id for e in events}
+        return {(platform, message_id) for model in (Update, Note) for platform, message_id in session.exec(
+            select(model.platform, model.message_id).where(model.platform.in_(platforms),
+                                                           model.message_id.in_(ids)))}
+
+    def _reply_author(self, session, identities: dict[tuple[str, str], Identity], actor: Actor) -> int:
+        """The person behind a reply, from the identities read for the batch (or a new one)."""
+        identity = identities.get((actor.platform, actor.user_id))
+        if identity is None:
+            return self.person(session, actor).id
+        if actor.name and identity.name != actor.name:
+            identity.name = actor.name
+        return identity.person_id
 
     def _reply(self, event: Reply) -> list[Answer]:
         return self._replies([event])[0]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import operator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Dialect, Engine, Table, create_engine, event, insert
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
@@ -79,3 +82,35 @@ def put_value(session: Session, *, key: str, value: str) -> None:
         session.add(KeyValue(key=key, value=value))
     else:
         found.value = value
+
+
+def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Rows with the same keys into one table, through the driver's executemany.
+
+    SQLAlchemy's executemany builds and converts each row's parameters one by one, which for a
+    short row costs more than the database's insert itself. Here the statement is compiled once,
+    and a column's conversion (a timestamp to SQLite's text, say) runs once per distinct value:
+    the rows of one batch share their timestamp and flags."""
+    if not rows:
+        return
+    connection = session.connection()
+    sql, names, converters = _insert_plan(connection.dialect, table, tuple(rows[0]))
+    pick = operator.itemgetter(*names)
+    params: list[Any] = [pick(row) for row in rows] if len(names) > 1 else [(row[names[0]],) for row in rows]
+    for index, convert in converters:
+        converted = functools.lru_cache(maxsize=64)(convert)  # hashable values, few distinct
+        params = [(*values[:index], converted(values[index]), *values[index + 1:]) for values in params]
+    if not connection.dialect.positional:
+        params = [dict(zip(names, values)) for values in params]
+    connection.exec_driver_sql(sql, params)
+
+
+@functools.lru_cache(maxsize=32)
+def _insert_plan(dialect: Dialect, table: Table, columns: tuple[str, ...]):
+    """The INSERT statement for these columns in the dialect's own syntax, the order its
+    parameters go in, and the conversions that values of some columns need first."""
+    compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
+    names = tuple(compiled.positiontup) if dialect.positional else columns
+    converters = [(index, convert) for index, name in enumerate(names)
+                  if (convert := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))]
+    return compiled.string, names, converters

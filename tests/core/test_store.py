@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta, timezone
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, select
 
 from chatbot import models  # noqa: F401  (the tables)
 from chatbot import store
@@ -54,3 +56,33 @@ def test_apologies_stored_before_replies_could_take_them_back_stay(database_url)
         updates = connection.execute(text("SELECT message_id, apologies FROM \"update\"")).all()
     assert sorted(attendance) == [(1, "apologies"), (2, "present")]
     assert sorted((m, bool(a)) for m, a in updates) == [("m-1", True), ("m-2", False)]
+
+
+def test_insert_rows_stores_what_the_orm_would(database_url):
+    """The driver-level insert converts values as SQLAlchemy does: aware UTC timestamps, flags,
+    missing ids and odd text read back unchanged, and next to rows the ORM wrote."""
+    engine = store.create_db_engine(database_url)
+    store.upgrade(engine)
+    moments = [datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=timezone.utc),
+               datetime(2026, 3, 1, 9, 30, tzinfo=timezone(timedelta(hours=-5)))]
+    texts = ["plain", "", "quote ' and %(name)s and ? and %s", "ünïcode 🎉", "x" * 5000]
+    rows = [dict(meeting_id=1, person_id=1, kind="update", text=t, apologies=n % 2 == 0, platform="discord",
+                 message_id=None if n == 3 else f"m{n}", created_at=moments[n % 2]) for n, t in enumerate(texts)]
+    with store.session_scope(engine) as session:
+        session.add(models.SeriesRecord(id="hubs", name="Hubs"))
+        session.add(models.Person(id=1))
+        session.flush()
+        session.add(models.Meeting(id=1, series_id="hubs", date=date(2026, 3, 17),
+                                   start=moments[0], end=moments[0], status="scheduled"))
+        session.flush()
+        session.add(models.Update(meeting_id=1, person_id=1, text="by the ORM", platform="slack",
+                                  message_id="o1", created_at=moments[1]))
+        session.flush()
+        store.insert_rows(session, models.Update.__table__, rows)
+        store.insert_rows(session, models.Update.__table__, [])  # nothing to do
+    with store.session_scope(engine) as session:
+        stored = session.exec(select(models.Update).order_by(models.Update.id)).all()
+    assert [(u.text, u.apologies, u.message_id, u.created_at) for u in stored] == [
+        ("by the ORM", False, "o1", moments[1])] + [
+        (r["text"], r["apologies"], r["message_id"], r["created_at"]) for r in rows]
+    assert all(u.created_at.tzinfo is not None for u in stored)
