@@ -5,6 +5,7 @@ discord.py, and the application command tree synced only when its definition cha
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import hashlib
@@ -57,9 +58,10 @@ SCOPES = ("bot", "applications.commands")
 TREE_KEY = "discord.command_tree_hash"
 NO_PINGS = discord.AllowedMentions.none()
 THREAD_ARCHIVE_MINUTES = 10080  # a week: the call for updates goes out days before the meeting
-BATCH = 4096  # events taken from the queue at once: a burst is applied when it is all read
+BATCH = 4096  # events applied at once at most: a burst is applied when it is all read
 TRANSACTION = 1000  # events applied in one transaction
-QUIET_TURNS = 3  # loop turns without a new event before a batch is applied
+QUIET = 0.001  # seconds without a new event that end a burst
+BURST_WAIT = 0.25  # seconds a burst's first event waits at most for the rest
 RECORD_WAIT = 30.0  # seconds to wait for the outbox to record a post whose thread has replies
 THREAD_EXISTS = 160004
 _API_VERSION = re.compile(r"/api/v\d+$")
@@ -254,7 +256,9 @@ class DiscordAdapter:
                           for c in (s.discord.channel, s.discord.digest_channel) if c}
         self._answering: set[asyncio.Task] = set()
         self._reading: set[asyncio.Task] = set()  # threads' histories and authors' names, for catching up
-        self._queue: asyncio.Queue | None = None
+        self._pending: collections.deque[tuple[Event | _CatchUp, Callable | asyncio.Future | None]] = \
+            collections.deque()
+        self._arrived: asyncio.Event | None = None
         self._applying = False  # a batch taken from the queue is being applied
         self._due: asyncio.Event | None = None
         self._tasks: list[asyncio.Task] = []
@@ -273,7 +277,7 @@ class DiscordAdapter:
                                "application on the Discord developer portal")
         self._redirect = contextlib.ExitStack()
         self._redirect.enter_context(pointed_at(self.settings))
-        self._queue, self._due = asyncio.Queue(), asyncio.Event()
+        self._arrived, self._due = asyncio.Event(), asyncio.Event()
         try:
             await self.client.login(token.get_secret_value())
         except discord.LoginFailure:
@@ -298,9 +302,8 @@ class DiscordAdapter:
         self._tasks = []
         for task in [*self._answering, *self._reading]:
             task.cancel()
-        if self._queue is not None:
-            while not self._queue.empty():
-                _cancel(self._queue.get_nowait()[1])
+        while self._pending:
+            _cancel(self._pending.popleft()[1])
         if not self.client.is_closed():
             await self.client.close()
         if self._redirect is not None:
@@ -317,24 +320,29 @@ class DiscordAdapter:
     async def submit(self, event: Event) -> list[Answer]:
         """Apply an event after every event received before it; its answers come back."""
         future = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((event, future))
+        self.enqueue(event, future)
         return await future
 
     @property
     def settled(self) -> bool:
         """No history being read for a catch-up, and no event waiting or being applied."""
-        return not self._reading and self._queue.empty() and not self._applying
+        return not self._reading and not self._pending and not self._applying
 
-    def enqueue(self, event: Event, then: Callable[[list[Answer]], None] | None = None) -> None:
+    def enqueue(self, event: Event | _CatchUp,
+                then: Callable[[list[Answer]], None] | asyncio.Future | None = None) -> None:
         """Like `submit`, without waiting: `then` gets the answers, when there are any."""
-        self._queue.put_nowait((event, then))
+        self._pending.append((event, then))
+        self._arrived.set()
 
     async def _work(self) -> None:
         while True:
-            batch = [await self._queue.get()]
+            await self._arrived.wait()
             self._applying = True
-            while len(batch) < BATCH and await self._more():
-                batch.append(self._queue.get_nowait())
+            await self._burst()
+            self._arrived.clear()
+            batch = [self._pending.popleft() for _ in range(min(len(self._pending), BATCH))]
+            if self._pending:
+                self._arrived.set()
             events = [event for event, _ in batch]
             try:
                 await self._recorded(events)
@@ -357,15 +365,16 @@ class DiscordAdapter:
                     then(answers)
             self.kick()
 
-    async def _more(self) -> bool:
-        """Whether another event is waiting, giving the gateway a few turns of the loop to parse
-        what it has already read: a burst is then applied in a few large transactions instead
-        of many small ones competing with the parsing for the interpreter."""
-        for _ in range(QUIET_TURNS):
-            if not self._queue.empty():
-                return True
-            await asyncio.sleep(0)
-        return not self._queue.empty()
+    async def _burst(self) -> None:
+        """Wait while events go on arriving, so that a burst is applied in a few large transactions
+        once it is read, not in many small ones competing with its parsing for the interpreter."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + BURST_WAIT
+        while len(self._pending) < BATCH and loop.time() < deadline:
+            seen = len(self._pending)
+            await asyncio.sleep(QUIET)
+            if len(self._pending) == seen:
+                return
 
     async def _recorded(self, events: list[Event]) -> None:
         """Replies can arrive in a thread we just opened before the outbox has recorded the post
