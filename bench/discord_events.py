@@ -1,6 +1,6 @@
 """Benchmark: thread replies from the Discord gateway into the bot, against a bare discord.py client.
 
-    python bench/discord_events.py [--events 2000] [--people 50] [--rounds 3]
+    python bench/discord_events.py [--events 2000] [--people 50] [--rounds 5] [--database sqlite|postgresql://...]
 
 The fake Discord on 127.0.0.1 sends N MESSAGE_CREATE events, replies in the call-for-updates
 thread, over its gateway WebSocket. The baseline is a discord.py Client whose on_message does
@@ -37,6 +37,7 @@ from chatbot.models import Update  # noqa: E402
 from chatbot.series import parse_config  # noqa: E402
 from chatbot.settings import load_settings  # noqa: E402
 from chatbot.store import session_scope  # noqa: E402
+from tests.databases import empty_database  # noqa: E402
 from tests.fakes.discord import FakeDiscord  # noqa: E402
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
@@ -115,7 +116,7 @@ async def bot_round(fake: FakeDiscord, runtime, thread: int, people: list[int], 
         await asyncio.gather(task, return_exceptions=True)
 
 
-async def main(events: int, people_count: int, rounds: int) -> None:
+async def main(events: int, people_count: int, rounds: int, database: str) -> None:
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("discord").setLevel(logging.ERROR)  # no voice-support notices per client
     async with FakeDiscord() as fake:
@@ -123,8 +124,8 @@ async def main(events: int, people_count: int, rounds: int) -> None:
         channel = fake.add_text_channel(guild, None, "meeting")
         people = [fake.add_member(guild, None, f"person{n}", global_name=f"Person {n}")
                   for n in range(people_count)]
-        with tempfile.TemporaryDirectory() as folder:
-            settings = load_settings(database_url=f"sqlite:///{folder}/bench.db", config_path=Path(folder) / "none",
+        with tempfile.TemporaryDirectory() as folder, empty_database(database, Path(folder)) as url:
+            settings = load_settings(database_url=url, config_path=Path(folder) / "none",
                                      archive_dir=Path(folder) / "archive", discord_token=fake.token,
                                      discord_api_url=fake.api_base, discord_gateway_url=fake.gateway_url)
             runtime = build_runtime(settings, ["discord"], clock=lambda: NOW,
@@ -141,7 +142,8 @@ async def main(events: int, people_count: int, rounds: int) -> None:
                 ours.append(await bot_round(fake, runtime, thread, people, events, sent))
                 sent += events
     bare_rate, our_rate = events / min(bare), events / min(ours)
-    print(f"{events} thread replies from {people_count} people, best of {rounds} rounds")
+    backend = "sqlite" if database == "sqlite" else "postgresql"
+    print(f"{events} thread replies from {people_count} people, best of {rounds} rounds ({backend})")
     print(f"  bare discord.py client: {bare_rate:10,.0f} events/s")
     print(f"  meeting bot (stored):   {our_rate:10,.0f} events/s")
     print(f"  ratio (bare / bot):     {bare_rate / our_rate:10.2f}   (target <= 1.5)")
@@ -170,5 +172,6 @@ if __name__ == "__main__":
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--people", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--database", default="sqlite", help="sqlite, or a PostgreSQL URL (a new schema is used)")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.events, arguments.people, arguments.rounds))
+    asyncio.run(main(arguments.events, arguments.people, arguments.rounds, arguments.database))

@@ -28,6 +28,7 @@ from adapters.slack.app import create  # noqa: E402
 from chatbot.app import build_runtime  # noqa: E402
 from chatbot.series import parse_config  # noqa: E402
 from chatbot.settings import load_settings  # noqa: E402
+from tests.databases import empty_database  # noqa: E402
 from tests.fakes.slack import FakeSlack  # noqa: E402
 
 PER_CHANNEL, OVERALL = 1.0, 50.0
@@ -97,13 +98,11 @@ async def through_the_bot(fake: FakeSlack, series: int, database: str, folder: P
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", type=int, default=500)
-    parser.add_argument("--database", default="sqlite", help="sqlite, or a PostgreSQL URL")
+    parser.add_argument("--database", default="sqlite", help="sqlite, or a PostgreSQL URL (a new schema is used)")
     args = parser.parse_args()
     channels = {channel(n): f"fan-{n}" for n in range(args.series)}
     bound = args.series / OVERALL
-    with tempfile.TemporaryDirectory() as folder:
-        database = (f"sqlite:///{folder}/fanout.db" if args.database == "sqlite"
-                    else args.database)
+    with tempfile.TemporaryDirectory() as folder, empty_database(args.database, Path(folder)) as database:
         async with FakeSlack(channels=channels) as fake:
             fake.enforce_channel_rate(per_second=PER_CHANNEL, overall_per_second=OVERALL)
             baseline = await bare(fake, args.series)

@@ -1,6 +1,6 @@
 """Benchmark: signed thread-reply events into the bot's HTTP endpoint, against a bare bolt app.
 
-    python bench/slack_events.py [--n 2000] [--concurrency 16] [--people 50] [--rounds 3]
+    python bench/slack_events.py [--n 2000] [--concurrency 16] [--people 50] [--rounds 3] [--database sqlite|postgresql://...]
 
 N signed Events API requests (replies in the call-for-updates thread) are POSTed to the bot's real
 `/slack/events` endpoint, and the same number to a bare bolt AsyncApp whose listener only acks,
@@ -36,6 +36,7 @@ from chatbot.models import Update  # noqa: E402
 from chatbot.series import parse_config  # noqa: E402
 from chatbot.settings import load_settings  # noqa: E402
 from chatbot.store import session_scope  # noqa: E402
+from tests.databases import empty_database  # noqa: E402
 from tests.fakes.slack import FakeSlack, event_callback, message_event, signed_request  # noqa: E402
 
 CHANNEL = "C0BENCH0001"
@@ -118,14 +119,14 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-async def main(count: int, concurrency: int, people_count: int, rounds: int) -> None:
+async def main(count: int, concurrency: int, people_count: int, rounds: int, database: str) -> None:
     logging.basicConfig(level=logging.WARNING)
     async with FakeSlack(channels={CHANNEL: "meeting"}) as fake:
         people = [f"U{n}" for n in range(people_count)]
         for n, person in enumerate(people):
             fake.add_user(person, real_name=f"Person {n}", display_name=f"Person {n}")
-        with tempfile.TemporaryDirectory() as folder:
-            settings = load_settings(database_url=f"sqlite:///{folder}/bench.db", config_path=Path(folder) / "none",
+        with tempfile.TemporaryDirectory() as folder, empty_database(database, Path(folder)) as url:
+            settings = load_settings(database_url=url, config_path=Path(folder) / "none",
                                      archive_dir=Path(folder) / "archive", slack_bot_token=fake.bot_token,
                                      slack_signing_secret=fake.signing_secret, slack_api_url=fake.base_url,
                                      log_level="WARNING")
@@ -169,7 +170,7 @@ async def main(count: int, concurrency: int, people_count: int, rounds: int) -> 
                 f"p99 {percentile(values, 0.99) * 1000:6.2f} ms")
 
     print(f"{count} signed thread-reply events, {concurrency} in flight, {people_count} people, "
-          f"SQLite, best of {rounds} rounds")
+          f"{'SQLite' if database == 'sqlite' else 'PostgreSQL'}, best of {rounds} rounds")
     print(f"  bare bolt app, acks:        {bare_rate:8,.0f} events/s   {latency(bare_latencies)}")
     print(f"  meeting bot, acks:          {ack_rate:8,.0f} events/s   {latency(our_latencies)}")
     print(f"  meeting bot, all stored:    {store_rate:8,.0f} events/s   "
@@ -187,5 +188,6 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight")
     parser.add_argument("--people", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--database", default="sqlite", help="sqlite, or a PostgreSQL URL (a new schema is used)")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.n, arguments.concurrency, arguments.people, arguments.rounds))
+    asyncio.run(main(arguments.n, arguments.concurrency, arguments.people, arguments.rounds, arguments.database))

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 from hypothesis import settings as hypothesis_settings
-from sqlalchemy import create_engine, text
+
+from tests.databases import postgresql_schema
 
 # CI runs the same examples every time (a reproducible verdict); a developer's run explores anew.
 hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
@@ -41,24 +41,6 @@ def clock() -> Clock:
     return Clock(datetime(2022, 7, 12, 12, 0, tzinfo=timezone.utc))
 
 
-def _pg_schema_url(base: str) -> Iterator[str]:
-    """A throwaway schema in the PostgreSQL test database, so every test starts empty."""
-    from chatbot.store import normalise_url
-
-    url = normalise_url(base)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    separator = "&" if "?" in url else "?"
-    try:
-        yield f"{url}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path) -> Iterator[str]:
     """Each test runs on a new SQLite file and, where configured, a new PostgreSQL schema."""
@@ -67,7 +49,8 @@ def database_url(request, tmp_path) -> Iterator[str]:
         return
     if not PG_URL:
         pytest.skip("set CHATBOT_TEST_DATABASE_URL to run the PostgreSQL variant")
-    yield from _pg_schema_url(PG_URL)
+    with postgresql_schema(PG_URL) as url:
+        yield url
 
 
 @pytest.fixture

@@ -25,7 +25,8 @@ from chatbot.scheduler import FileLocks, PgLocks, ScaledClock, plan, reconcile
 from chatbot.series import parse_config
 from chatbot.settings import load_settings
 from chatbot.store import session_scope
-from tests.conftest import PG_URL, _pg_schema_url
+from tests.conftest import PG_URL
+from tests.databases import postgresql_schema
 
 UTC = timezone.utc
 
@@ -383,7 +384,8 @@ def test_a_second_process_on_the_same_sqlite_file_refuses_to_schedule(tmp_path):
 def postgresql_url():
     if not PG_URL:
         pytest.skip("set CHATBOT_TEST_DATABASE_URL to run the PostgreSQL tests")
-    yield from _pg_schema_url(PG_URL)
+    with postgresql_schema(PG_URL) as url:
+        yield url
 
 
 def test_one_leader_on_postgresql_and_a_quick_takeover(postgresql_url):

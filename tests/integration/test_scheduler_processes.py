@@ -27,7 +27,8 @@ from sqlalchemy import create_engine, text
 
 from chatbot.scheduler import plan
 from chatbot.series import parse_config
-from tests.conftest import PG_URL, _pg_schema_url
+from tests.conftest import PG_URL
+from tests.databases import postgresql_schema
 from tests.fakes.slack import FakeSlack
 
 UTC = timezone.utc
@@ -373,7 +374,8 @@ REPLICA_SPEED = 86400 / 1.25  # a day in 1.25 s: one post a day stays under Slac
 def postgresql_url():
     if not PG_URL:
         pytest.skip("set CHATBOT_TEST_DATABASE_URL to run the PostgreSQL tests")
-    yield from _pg_schema_url(PG_URL)
+    with postgresql_schema(PG_URL) as url:
+        yield url
 
 
 async def test_two_replicas_on_postgresql_send_once_when_the_leader_dies(tmp_path, postgresql_url):
