@@ -661,7 +661,8 @@ class MeetingEngine:
             # What a reply in each thread becomes, worked out once per thread: (post, meeting id,
             # the agenda item's id for an item's thread, or None for the call for updates).
             threads = {key: (post, post.meeting_id, _item_of(post.kind)) for key, post in posts_by_id.items()
-                       if post.meeting_id is not None and (post.kind == "call_for_updates" or _item_of(post.kind))}
+                       if post.meeting_id is not None
+                       and (post.kind == "call_for_updates" or post.kind.startswith("agenda:"))}
             stored = self._stored_replies(session, events) if look_up_stored else set()
             identities = {(i.platform, i.user_id): i for i in session.exec(select(Identity).where(
                 tuple_(Identity.platform, Identity.user_id).in_({(e.actor.platform, e.actor.user_id)

@@ -90,7 +90,7 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
     SQLAlchemy's executemany builds and converts each row's parameters one by one, which for a
     short row costs more than the database's insert itself. Here the statement is compiled once,
     and a column's conversion (a timestamp to SQLite's text, say) runs once per distinct value:
-    the rows of one batch share their timestamp and flags."""
+    the rows of one batch share their timestamp and flags. Such values must be hashable."""
     if not rows:
         return
     connection = session.connection()
