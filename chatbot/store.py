@@ -13,6 +13,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Dialect, Engine, Table, create_engine, event, insert
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from chatbot.models import KeyValue
@@ -85,32 +86,50 @@ def put_value(session: Session, *, key: str, value: str) -> None:
 
 
 def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Rows with the same keys into one table, through the driver's executemany.
+    """Rows with the same keys into one table: with COPY on PostgreSQL, else with the driver's
+    executemany.
 
     SQLAlchemy's executemany builds and converts each row's parameters one by one, which for a
-    short row costs more than the database's insert itself. Here the statement is compiled once,
-    and a column's conversion (a timestamp to SQLite's text, say) runs once per distinct value:
-    the rows of one batch share their timestamp and flags. Such values must be hashable."""
+    short row costs more than the database's insert itself (and psycopg's executemany sends a
+    statement per row). Here the statement is compiled once, and a column's conversion (a
+    timestamp to SQLite's text, say) runs once per distinct value: the rows of one batch share
+    their timestamp and flags. Such values must be hashable."""
     if not rows:
         return
     connection = session.connection()
-    sql, names, converters = _insert_plan(connection.dialect, table, tuple(rows[0]))
+    dialect = connection.dialect
+    sql, names, converters = _insert_plan(dialect, table, tuple(rows[0]))
     pick = operator.itemgetter(*names)
     params: list[Any] = [pick(row) for row in rows] if len(names) > 1 else [(row[names[0]],) for row in rows]
     for index, convert in converters:
         converted = functools.lru_cache(maxsize=64)(convert)  # hashable values, few distinct
         params = [(*values[:index], converted(values[index]), *values[index + 1:]) for values in params]
-    if not connection.dialect.positional:
+    if dialect.driver == "psycopg":
+        try:
+            with connection.connection.cursor() as cursor, cursor.copy(sql) as copy:
+                for values in params:
+                    copy.write_row(values)
+        except dialect.loaded_dbapi.Error as error:  # as SQLAlchemy would raise it: IntegrityError, ...
+            raise DBAPIError.instance(sql, None, error, dialect.loaded_dbapi.Error) from error
+        return
+    if not dialect.positional:
         params = [dict(zip(names, values)) for values in params]
     connection.exec_driver_sql(sql, params)
 
 
 @functools.lru_cache(maxsize=32)
 def _insert_plan(dialect: Dialect, table: Table, columns: tuple[str, ...]):
-    """The INSERT statement for these columns in the dialect's own syntax, the order its
-    parameters go in, and the conversions that values of some columns need first."""
-    compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
-    names = tuple(compiled.positiontup) if dialect.positional else columns
+    """The statement for these columns in the dialect's own syntax (COPY for psycopg), the order
+    its values go in, and the conversions that values of some columns need first."""
+    if dialect.driver == "psycopg":
+        quote = dialect.identifier_preparer.quote
+        names = columns
+        sql = (f"COPY {dialect.identifier_preparer.format_table(table)} "
+               f"({', '.join(quote(name) for name in names)}) FROM STDIN")
+    else:
+        compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
+        names = tuple(compiled.positiontup) if dialect.positional else columns
+        sql = compiled.string
     converters = [(index, convert) for index, name in enumerate(names)
                   if (convert := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))]
-    return compiled.string, names, converters
+    return sql, names, converters

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, select
 
-from chatbot import models  # noqa: F401  (the tables)
+from chatbot import models
 from chatbot import store
 
 
@@ -59,8 +61,9 @@ def test_apologies_stored_before_replies_could_take_them_back_stay(database_url)
 
 
 def test_insert_rows_stores_what_the_orm_would(database_url):
-    """The driver-level insert converts values as SQLAlchemy does: aware UTC timestamps, flags,
-    missing ids and odd text read back unchanged, and next to rows the ORM wrote."""
+    """The driver-level insert (COPY on PostgreSQL) converts values as SQLAlchemy does: aware UTC
+    timestamps, flags, missing ids and odd text read back unchanged, next to rows the ORM wrote;
+    a duplicate raises SQLAlchemy's IntegrityError and leaves nothing of its batch."""
     engine = store.create_db_engine(database_url)
     store.upgrade(engine)
     moments = [datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=timezone.utc),
@@ -86,3 +89,10 @@ def test_insert_rows_stores_what_the_orm_would(database_url):
         ("by the ORM", False, "o1", moments[1])] + [
         (r["text"], r["apologies"], r["message_id"], r["created_at"]) for r in rows]
     assert all(u.created_at.tzinfo is not None for u in stored)
+
+    duplicate = dict(rows[0], text="a second delivery")
+    with pytest.raises(IntegrityError):  # the batch path of thread replies relies on this
+        with store.session_scope(engine) as session:
+            store.insert_rows(session, models.Update.__table__, [dict(rows[1], message_id="new"), duplicate])
+    with store.session_scope(engine) as session:
+        assert len(session.exec(select(models.Update)).all()) == len(stored)  # nothing of that batch
