@@ -104,7 +104,7 @@ def reply_kind(absent: bool, rest: str) -> tuple[str, str]:
 
 def _item_of(kind: str) -> int | None:
     """The agenda item whose thread an outbox post opened (kind `agenda:<id>`), else None."""
-    return int(kind[7:]) if kind.startswith("agenda:") else None
+    return int(kind.removeprefix("agenda:")) if kind.startswith("agenda:") else None
 
 
 def read_reply(text: str) -> tuple[str, str, bool]:

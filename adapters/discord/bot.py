@@ -259,7 +259,7 @@ class DiscordAdapter:
         self._pending: collections.deque[tuple[Event | _CatchUp, Callable | asyncio.Future | None]] = \
             collections.deque()
         self._arrived: asyncio.Event | None = None
-        self._applying = False  # a batch taken from the queue is being applied
+        self._applying = False  # a burst is being gathered or applied
         self._due: asyncio.Event | None = None
         self._tasks: list[asyncio.Task] = []
         self._redirect: contextlib.ExitStack | None = None
