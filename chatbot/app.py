@@ -18,11 +18,11 @@ from typing import Protocol
 
 from sqlalchemy import Engine
 
-from chatbot import store
-from chatbot.engine import MeetingEngine, utcnow
-from chatbot.outbox import Delivery, Dispatcher
-from chatbot.scheduler import ScaledClock, Scheduler, locks_for
-from chatbot.series import Config, example_config, load_config
+from chatbot.storage import store
+from chatbot.meetings.engine import MeetingEngine, utcnow
+from chatbot.storage.outbox import Delivery, Dispatcher
+from chatbot.schedule.scheduler import ScaledClock, Scheduler, locks_for
+from chatbot.schedule.series import Config, example_config, load_config
 from chatbot.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -12,9 +12,9 @@ from typing import Annotated, Optional
 import typer
 
 from chatbot import app as composition
-from chatbot import archive as notes_archive
-from chatbot import store
-from chatbot.series import ConfigError, to_ics
+from chatbot.storage import archive as notes_archive
+from chatbot.storage import store
+from chatbot.schedule.series import ConfigError, to_ics
 from chatbot.settings import SettingsError, load_settings
 
 cli = typer.Typer(help="A meeting bot for open-source community calls.", no_args_is_help=True,
@@ -160,7 +160,7 @@ def schedule(series: Annotated[Optional[str], typer.Argument(help="a series id (
              config: ConfigOption = None,
              meetings: Annotated[int, typer.Option(min=1, help="how many meetings ahead")] = 3):
     """Print the upcoming sends with their times in UTC and in the series' zone."""
-    from chatbot.scheduler import format_upcoming, upcoming
+    from chatbot.schedule.scheduler import format_upcoming, upcoming
 
     settings = settings_or_exit(config)
     runtime = runtime_or_exit(settings, composition.platforms_for(settings))

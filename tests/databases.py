@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from chatbot.store import normalise_url
+from chatbot.storage.store import normalise_url
 
 
 @contextmanager

@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from adapters.discord import translate
 from adapters.discord.render import render
-from chatbot import store
+from chatbot.storage import store
 from chatbot.app import StartupError
 from chatbot.commands import UsageError
 from chatbot.events import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from chatbot.markdown import neutralise
+from chatbot.text.markdown import neutralise
 
 MAX_MESSAGE = 2000
 

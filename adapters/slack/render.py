@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 
 from chatbot.events import Post
-from chatbot.markdown import neutralise
+from chatbot.text.markdown import neutralise
 
 # Slack documents 3,000 characters per section, 50 blocks and 40,000 characters of text, but has
 # refused messages well below the documented totals (msg_blocks_too_long), so stay clear of them.

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from chatbot import commands
 from chatbot.commands import COMMANDS, UsageError, parse, parse_profile
-from chatbot.durations import parse_estimate, parse_offset
+from chatbot.text.durations import parse_estimate, parse_offset
 
 
 def test_the_table_pins_the_command_list():

@@ -10,14 +10,14 @@ from datetime import date, datetime, timezone
 import pytest
 from sqlmodel import select
 
-from chatbot import outbox
+from chatbot.storage import outbox
 from chatbot.app import build_runtime
 from chatbot.events import Delivered
-from chatbot.models import Outbox
-from chatbot.outbox import Pace, Pacer
-from chatbot.series import parse_config
+from chatbot.storage.models import Outbox
+from chatbot.storage.outbox import Pace, Pacer
+from chatbot.schedule.series import parse_config
 from chatbot.settings import load_settings
-from chatbot.store import session_scope
+from chatbot.storage.store import session_scope
 
 NOW = datetime(2026, 3, 10, 17, 0, tzinfo=timezone.utc)
 SERIES = """

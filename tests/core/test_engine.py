@@ -7,8 +7,8 @@ from datetime import date
 from sqlmodel import select
 
 from chatbot.events import Actor, CommandCall, Place, Reply, ReplyDeleted, ReplyEdited
-from chatbot.models import AgendaItem, Attendance, Identity, Outbox, Update
-from chatbot.store import session_scope
+from chatbot.storage.models import AgendaItem, Attendance, Identity, Outbox, Update
+from chatbot.storage.store import session_scope
 
 URL = "https://github.com/jupyterhub/jupyterhub/issues/3982"
 MEETING = date(2022, 7, 19)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from chatbot.series import load_config
+from chatbot.schedule.series import load_config
 from tests.conftest import FIXTURES, GOLDEN
 
 from .conftest import Bot

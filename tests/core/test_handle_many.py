@@ -7,13 +7,13 @@ from datetime import datetime, timezone
 import pytest
 from sqlmodel import select
 
-from chatbot import outbox
+from chatbot.storage import outbox
 from chatbot.app import build_runtime
 from chatbot.events import Actor, CommandCall, Delivered, Place, Reply, ReplyDeleted, ReplyEdited
-from chatbot.models import Attendance, Identity, Note, Update
-from chatbot.series import parse_config
+from chatbot.storage.models import Attendance, Identity, Note, Update
+from chatbot.schedule.series import parse_config
 from chatbot.settings import load_settings
-from chatbot.store import session_scope
+from chatbot.storage.store import session_scope
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 CONFIG = """

@@ -17,14 +17,14 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlmodel import select
 
-from chatbot import outbox
+from chatbot.storage import outbox
 from chatbot.app import build_runtime
 from chatbot.events import Actor, CommandCall, Delivered, Place, Reply
-from chatbot.models import AgendaItem, Meeting, Outbox, Update
-from chatbot.scheduler import FileLocks, PgLocks, ScaledClock, plan, reconcile
-from chatbot.series import parse_config
+from chatbot.storage.models import AgendaItem, Meeting, Outbox, Update
+from chatbot.schedule.scheduler import FileLocks, PgLocks, ScaledClock, plan, reconcile
+from chatbot.schedule.series import parse_config
 from chatbot.settings import load_settings
-from chatbot.store import session_scope
+from chatbot.storage.store import session_scope
 from tests.conftest import PG_URL
 from tests.databases import postgresql_schema
 
@@ -181,7 +181,7 @@ async def test_sends_that_fell_due_while_down_are_sent_if_still_useful(database_
     clock.now = START + timedelta(minutes=10)
     down(runtime)
     restarted, after = make_runtime(database_url, clock, tmp_path)
-    with caplog.at_level(logging.WARNING, logger="chatbot.outbox"):
+    with caplog.at_level(logging.WARNING, logger="chatbot.storage.outbox"):
         await wake(restarted)
     assert after["terminal"].kinds() == ["digest"]  # the reminders are of no use any more
     assert {r.kind: r.status for r in rows(restarted, occurrence=MEETING_DAY)
@@ -297,7 +297,7 @@ async def test_a_meeting_that_leaves_the_schedule_passes_its_agenda_on_once(data
     # and the agenda goes to the next meeting to be held: 3 March, before the dropped date.
     first = SERIES.replace('"every 3rd tuesday"', '"every 1st tuesday"')
     replicas = [make_runtime(database_url, clock, tmp_path, config=first)[0] for _ in range(2)]
-    caplog.set_level(logging.INFO, logger="chatbot.scheduler")
+    caplog.set_level(logging.INFO, logger="chatbot.schedule.scheduler")
     await wake(replicas[0])
     for days in (0, 1, 5):  # reconcile runs again, on every replica, as time goes on
         clock.now = datetime(2026, 3, 1, tzinfo=UTC) + timedelta(days=days)
@@ -355,7 +355,7 @@ async def test_a_skip_date_added_to_the_config_cancels_the_pending_sends(sqlite_
 HOLD = """
 import sys, time
 from pathlib import Path
-from chatbot.scheduler import FileLocks
+from chatbot.schedule.scheduler import FileLocks
 locks = FileLocks(Path(sys.argv[1]), "77")
 print("leading" if locks.lead() else "not", flush=True)
 time.sleep(60)
@@ -389,7 +389,7 @@ def postgresql_url():
 
 
 def test_one_leader_on_postgresql_and_a_quick_takeover(postgresql_url):
-    from chatbot.store import create_db_engine
+    from chatbot.storage.store import create_db_engine
 
     db = create_db_engine(postgresql_url)
     first, second = PgLocks(db, "11"), PgLocks(db, "12")

@@ -9,8 +9,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chatbot.scheduler import ANNOUNCE_LEAD, plan, plan_occurrence
-from chatbot.series import Series, Slot, parse_config, parse_schedule
+from chatbot.schedule.scheduler import ANNOUNCE_LEAD, plan, plan_occurrence
+from chatbot.schedule.series import Series, Slot, parse_config, parse_schedule
 
 UTC = timezone.utc
 LA = zoneinfo.ZoneInfo("America/Los_Angeles")
@@ -192,6 +192,6 @@ def test_every_planned_instant_keeps_the_wall_time_and_nothing_is_planned_twice(
 
 
 def _fmt(offset: timedelta) -> str:
-    from chatbot.durations import format_offset
+    from chatbot.text.durations import format_offset
 
     return format_offset(offset)

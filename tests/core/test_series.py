@@ -15,7 +15,7 @@ from dateutil import rrule as du_rrule
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from chatbot.series import (
+from chatbot.schedule.series import (
     Config,
     ConfigError,
     DiscordTarget,
@@ -210,7 +210,7 @@ def test_alternate_rotation_is_by_calendar_month() -> None:
 
 
 def test_dst_warning_compares_with_the_last_meeting_in_the_same_zone() -> None:
-    from chatbot.posts import dst_warning
+    from chatbot.text.posts import dst_warning
 
     # Los Angeles and London alternate month by month (January in LA): the meeting before an LA
     # meeting is in London. LA's clocks moved on 8 March, between its January and March meetings;

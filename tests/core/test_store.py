@@ -11,8 +11,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, select
 
-from chatbot import models
-from chatbot import store
+from chatbot.storage import models
+from chatbot.storage import store
 
 
 def test_migrations_match_the_models(database_url):

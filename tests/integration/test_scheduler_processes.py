@@ -25,8 +25,8 @@ import aiohttp
 import pytest
 from sqlalchemy import create_engine, text
 
-from chatbot.scheduler import plan
-from chatbot.series import parse_config
+from chatbot.schedule.scheduler import plan
+from chatbot.schedule.series import parse_config
 from tests.conftest import PG_URL
 from tests.databases import postgresql_schema
 from tests.fakes.slack import FakeSlack

@@ -12,9 +12,9 @@ from sqlmodel import select
 
 from adapters.discord.bot import PERMISSIONS, DiscordAdapter, create
 from chatbot.app import build_runtime
-from chatbot.series import parse_config
+from chatbot.schedule.series import parse_config
 from chatbot.settings import load_settings
-from chatbot.store import session_scope
+from chatbot.storage.store import session_scope
 from tests.conftest import Clock
 from tests.fakes.discord import FakeDiscord
 

@@ -9,8 +9,8 @@ import logging
 from sqlmodel import select
 
 from chatbot.events import DISCORD
-from chatbot.models import Outbox, Update
-from chatbot.store import session_scope
+from chatbot.storage.models import Outbox, Update
+from chatbot.storage.store import session_scope
 from tests.adapters.discord.conftest import TIMEOUT
 
 MEMBER = "/guilds/{guild_id}/members/{user_id}"

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from adapters.discord.cli import register
 from adapters.discord.translate import command_tree
-from chatbot.store import create_db_engine, get_value, session_scope
+from chatbot.storage.store import create_db_engine, get_value, session_scope
 
 
 def _app() -> typer.Typer:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chatbot.models import Note, Outbox, Update
+from chatbot.storage.models import Note, Outbox, Update
 from tests.adapters.discord.conftest import TIMEOUT
 
 DATE = "Tue 17 Mar 2026"

@@ -9,7 +9,7 @@ import pytest
 
 from chatbot.app import StartupError
 from chatbot.events import Post
-from chatbot.models import Outbox, Report, Update
+from chatbot.storage.models import Outbox, Report, Update
 from tests.adapters.discord.conftest import TIMEOUT, start_bot
 
 

@@ -10,9 +10,9 @@ from sqlmodel import select
 
 from adapters.slack.app import create
 from chatbot.app import build_runtime
-from chatbot.series import parse_config
+from chatbot.schedule.series import parse_config
 from chatbot.settings import load_settings
-from chatbot.store import session_scope
+from chatbot.storage.store import session_scope
 from tests.fakes.slack import FakeSlack, event_callback
 
 CH = "C0123456789"

@@ -10,8 +10,8 @@ import pytest
 from sqlmodel import select
 
 from adapters.slack import app as slack_app
-from chatbot.models import Update
-from chatbot.store import session_scope
+from chatbot.storage.models import Update
+from chatbot.storage.store import session_scope
 from tests.adapters.slack.conftest import CH, new_bot, start_bot
 from tests.fakes.slack import event_callback
 

@@ -12,8 +12,8 @@ from sqlmodel import select
 from adapters.slack import app as slack_app
 from adapters.slack.app import SlackDelivery
 from chatbot.events import Attachment, Post
-from chatbot.models import Outbox
-from chatbot.store import session_scope
+from chatbot.storage.models import Outbox
+from chatbot.storage.store import session_scope
 from tests.adapters.slack.conftest import CH, DIGEST, start_bot
 
 

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 
 from sqlmodel import select
 
-from chatbot.models import Outbox
-from chatbot.store import session_scope
+from chatbot.storage.models import Outbox
+from chatbot.storage.store import session_scope
 from tests.adapters.slack.conftest import CH, DIGEST, start_bot
 
 

@@ -14,7 +14,7 @@ from adapters.slack.render import (
     render,
 )
 from chatbot.events import Post
-from chatbot.markdown import ZWSP
+from chatbot.text.markdown import ZWSP
 
 
 def test_markdown_constructs_become_mrkdwn():

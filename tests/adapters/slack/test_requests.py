@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from chatbot.models import AgendaItem, ProcessedEvent, Update
+from chatbot.storage.models import AgendaItem, ProcessedEvent, Update
 from tests.adapters.slack.conftest import BINDER, CH, DIGEST, ELSEWHERE, SECOND_SERIES, SERIES, start_bot
 from tests.fakes.slack import event_callback
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from chatbot import markdown as md
+from chatbot.text import markdown as md
 
 WELCOME = (
     "Hello!\n\n"

@@ -22,7 +22,7 @@ from typing import Any
 import icalendar
 from dateutil import rrule as du_rrule
 
-from chatbot.durations import parse_offset
+from chatbot.text.durations import parse_offset
 
 __all__ = [
     "EXAMPLE_CONFIG_TOML",

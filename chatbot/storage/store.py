@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
-from chatbot.models import KeyValue
+from chatbot.storage.models import KeyValue
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

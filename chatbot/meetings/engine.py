@@ -15,9 +15,13 @@ from sqlalchemy import Engine, delete, func, or_, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from chatbot import agenda, archive, commands, outbox, posts
+from chatbot import commands
+from chatbot.meetings import fit as agenda
+from chatbot.storage import archive
+from chatbot.storage import outbox
+from chatbot.text import posts
 from chatbot.commands import UsageError
-from chatbot.durations import DEFAULT_ESTIMATE_MINUTES, parse_estimate
+from chatbot.text.durations import DEFAULT_ESTIMATE_MINUTES, parse_estimate
 from chatbot.events import (
     TERMINAL,
     Actor,
@@ -30,7 +34,7 @@ from chatbot.events import (
     ReplyDeleted,
     ReplyEdited,
 )
-from chatbot.models import (
+from chatbot.storage.models import (
     ActionItem,
     AgendaItem,
     Attendance,
@@ -45,9 +49,9 @@ from chatbot.models import (
     SeriesRecord,
     Update,
 )
-from chatbot.notes import Action, Entry, ItemEntry, MeetingNotes, NoteEntry, render
-from chatbot.series import Config, Occurrence, Series
-from chatbot.store import insert_rows, session_scope
+from chatbot.text.notes import Action, Entry, ItemEntry, MeetingNotes, NoteEntry, render
+from chatbot.schedule.series import Config, Occurrence, Series
+from chatbot.storage.store import insert_rows, session_scope
 
 log = logging.getLogger(__name__)
 

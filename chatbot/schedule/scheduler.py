@@ -24,13 +24,13 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import select
 
-from chatbot import outbox
-from chatbot.durations import format_offset
-from chatbot.engine import Refusal
-from chatbot.models import Meeting, Outbox
-from chatbot.outbox import INTERNAL, WAITING, writing
-from chatbot.series import Occurrence, Series
-from chatbot.store import session_scope
+from chatbot.storage import outbox
+from chatbot.text.durations import format_offset
+from chatbot.meetings.engine import Refusal
+from chatbot.storage.models import Meeting, Outbox
+from chatbot.storage.outbox import INTERNAL, WAITING, writing
+from chatbot.schedule.series import Occurrence, Series
+from chatbot.storage.store import session_scope
 
 log = logging.getLogger(__name__)
 

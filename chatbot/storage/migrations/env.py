@@ -3,8 +3,8 @@
 from alembic import context
 from sqlmodel import SQLModel
 
-from chatbot import models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from chatbot.store import create_db_engine
+from chatbot.storage import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from chatbot.storage.store import create_db_engine
 
 config = context.config
 engine = config.attributes.get("engine")

@@ -22,8 +22,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from chatbot.events import Delivered, Post
-from chatbot.models import KeyValue, Outbox
-from chatbot.store import session_scope
+from chatbot.storage.models import KeyValue, Outbox
+from chatbot.storage.store import session_scope
 
 log = logging.getLogger(__name__)
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-from chatbot import markdown as md
-from chatbot.agenda import Plan
-from chatbot.durations import DEFAULT_ESTIMATE_MINUTES, format_offset
+from chatbot.text import markdown as md
+from chatbot.meetings.fit import Plan
+from chatbot.text.durations import DEFAULT_ESTIMATE_MINUTES, format_offset
 from chatbot.events import Attachment
-from chatbot.notes import MeetingNotes
-from chatbot.series import Occurrence, Series
+from chatbot.text.notes import MeetingNotes
+from chatbot.schedule.series import Occurrence, Series
 
 
 def minutes(delta: timedelta) -> str:
