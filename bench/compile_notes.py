@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from chatbot.storage import store  # noqa: E402
 from chatbot.meetings.engine import MeetingEngine  # noqa: E402
 from chatbot.storage.models import AgendaItem, Identity, Meeting, Note, Person, Update  # noqa: E402
-from chatbot.schedule.series import parse_config  # noqa: E402
+from chatbot.schedule.config import parse_config  # noqa: E402
 
 CONFIG = """
 [[series]]

@@ -34,7 +34,7 @@ from sqlmodel import select  # noqa: E402
 from adapters.discord.bot import PERMISSIONS, create, intents  # noqa: E402
 from chatbot.app import build_runtime  # noqa: E402
 from chatbot.storage.models import Update  # noqa: E402
-from chatbot.schedule.series import parse_config  # noqa: E402
+from chatbot.schedule.config import parse_config  # noqa: E402
 from chatbot.settings import load_settings  # noqa: E402
 from chatbot.storage.store import session_scope  # noqa: E402
 from tests.databases import empty_database  # noqa: E402

@@ -26,7 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient  # noqa: E402
 
 from adapters.slack.app import create  # noqa: E402
 from chatbot.app import build_runtime  # noqa: E402
-from chatbot.schedule.series import parse_config  # noqa: E402
+from chatbot.schedule.config import parse_config  # noqa: E402
 from chatbot.settings import load_settings  # noqa: E402
 from tests.databases import empty_database  # noqa: E402
 from tests.fakes.slack import FakeSlack  # noqa: E402

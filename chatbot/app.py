@@ -22,7 +22,8 @@ from chatbot.storage import store
 from chatbot.meetings.engine import MeetingEngine, utcnow
 from chatbot.storage.outbox import Delivery, Dispatcher
 from chatbot.schedule.scheduler import ScaledClock, Scheduler, locks_for
-from chatbot.schedule.series import Config, example_config, load_config
+from chatbot.schedule.config import example_config, load_config
+from chatbot.schedule.series import Config
 from chatbot.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,8 @@ import typer
 from chatbot import app as composition
 from chatbot.storage import archive as notes_archive
 from chatbot.storage import store
-from chatbot.schedule.series import ConfigError, to_ics
+from chatbot.schedule.calendar import to_ics
+from chatbot.schedule.config import ConfigError
 from chatbot.settings import SettingsError, load_settings
 
 cli = typer.Typer(help="A meeting bot for open-source community calls.", no_args_is_help=True,

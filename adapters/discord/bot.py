@@ -252,8 +252,8 @@ class DiscordAdapter:
         self.delivery = DiscordDelivery(self.client)
         self.ready = asyncio.Event()
         self.handled = 0  # events the engine has applied, for benchmarks and operators
-        self._channels = {int(c) for s in runtime.config.series if s.discord is not None
-                          for c in (s.discord.channel, s.discord.digest_channel) if c}
+        self._channels = {int(c) for s in runtime.config.series if (t := s.targets.get("discord"))
+                          for c in (t.channel, t.digest_channel) if c}
         self._answering: set[asyncio.Task] = set()
         self._reading: set[asyncio.Task] = set()  # threads' histories and authors' names, for catching up
         self._pending: collections.deque[tuple[Event | _CatchUp, Callable | asyncio.Future | None]] = \

@@ -299,8 +299,8 @@ class SlackAdapter:
         self.delivery = SlackDelivery(self.client)
         self.people = People(self.client)
         self.channels = frozenset(
-            str(c) for s in runtime.config.series if s.slack is not None
-            for c in (s.slack.channel, s.slack.digest_channel) if c
+            c for s in runtime.config.series if (t := s.targets.get("slack")) is not None
+            for c in (t.channel, t.digest_channel) if c
         )
         self.bolt = AsyncApp(
             client=self.client,

@@ -246,11 +246,9 @@ class MeetingEngine:
         found = []
         if TERMINAL in self.platforms:
             found.append(Target(TERMINAL, series.id, series.id))
-        for platform in ("slack", "discord"):
-            spec = getattr(series, platform)
-            if spec is not None and platform in self.platforms:
-                channel = str(spec.channel)
-                found.append(Target(platform, channel, str(spec.digest_channel or channel)))
+        for platform, spec in series.targets.items():
+            if platform in self.platforms:
+                found.append(Target(platform, spec.channel, spec.digest_channel or spec.channel))
         return found
 
     def series_for(self, place: Place) -> Series:
@@ -258,15 +256,15 @@ class MeetingEngine:
         if place.platform == TERMINAL:
             return self.config.get(place.channel) if place.channel else self.config.series[0]
         for series in self.config.series:
-            spec = getattr(series, place.platform, None)
-            if spec is not None and place.channel in (str(spec.channel), str(spec.digest_channel)):
+            spec = series.targets.get(place.platform)
+            if spec is not None and place.channel in (spec.channel, spec.digest_channel):
                 return series
         if len(self.config.series) == 1:
             return self.config.series[0]
         where = [
-            f"{s.name}: {posts.channel_ref(place.platform, str(getattr(s, place.platform).channel))}"
+            f"{s.name}: {posts.channel_ref(place.platform, s.targets[place.platform].channel)}"
             for s in self.config.series
-            if getattr(s, place.platform, None) is not None
+            if place.platform in s.targets
         ]
         raise Refusal(
             "This channel has no meeting series. Use the command in the series' channel: "

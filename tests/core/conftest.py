@@ -9,7 +9,7 @@ import pytest
 
 from adapters.terminal import TerminalAdapter
 from chatbot.app import build_runtime
-from chatbot.schedule.series import parse_config
+from chatbot.schedule.config import parse_config
 from chatbot.settings import load_settings
 
 SERIES = """

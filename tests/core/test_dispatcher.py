@@ -15,7 +15,7 @@ from chatbot.app import build_runtime
 from chatbot.events import Delivered
 from chatbot.storage.models import Outbox
 from chatbot.storage.outbox import Pace, Pacer
-from chatbot.schedule.series import parse_config
+from chatbot.schedule.config import parse_config
 from chatbot.settings import load_settings
 from chatbot.storage.store import session_scope
 

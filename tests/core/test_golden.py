@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from chatbot.schedule.series import load_config
+from chatbot.schedule.config import load_config
 from tests.conftest import FIXTURES, GOLDEN
 
 from .conftest import Bot

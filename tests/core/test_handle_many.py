@@ -11,7 +11,7 @@ from chatbot.storage import outbox
 from chatbot.app import build_runtime
 from chatbot.events import Actor, CommandCall, Delivered, Place, Reply, ReplyDeleted, ReplyEdited
 from chatbot.storage.models import Attendance, Identity, Note, Update
-from chatbot.schedule.series import parse_config
+from chatbot.schedule.config import parse_config
 from chatbot.settings import load_settings
 from chatbot.storage.store import session_scope
 

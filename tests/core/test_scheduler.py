@@ -22,7 +22,7 @@ from chatbot.app import build_runtime
 from chatbot.events import Actor, CommandCall, Delivered, Place, Reply
 from chatbot.storage.models import AgendaItem, Meeting, Outbox, Update
 from chatbot.schedule.scheduler import FileLocks, PgLocks, ScaledClock, plan, reconcile
-from chatbot.schedule.series import parse_config
+from chatbot.schedule.config import parse_config
 from chatbot.settings import load_settings
 from chatbot.storage.store import session_scope
 from tests.conftest import PG_URL

@@ -10,7 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chatbot.schedule.scheduler import ANNOUNCE_LEAD, plan, plan_occurrence
-from chatbot.schedule.series import Series, Slot, parse_config, parse_schedule
+from chatbot.schedule.config import parse_config
+from chatbot.schedule.recurrence import parse_schedule
+from chatbot.schedule.series import Series, Slot
 
 UTC = timezone.utc
 LA = zoneinfo.ZoneInfo("America/Los_Angeles")

@@ -15,20 +15,10 @@ from dateutil import rrule as du_rrule
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from chatbot.schedule.series import (
-    Config,
-    ConfigError,
-    DiscordTarget,
-    Occurrence,
-    Series,
-    SlackTarget,
-    Slot,
-    example_config,
-    load_config,
-    parse_config,
-    parse_schedule,
-    to_ics,
-)
+from chatbot.schedule.calendar import to_ics
+from chatbot.schedule.config import ConfigError, example_config, load_config, parse_config
+from chatbot.schedule.recurrence import parse_schedule
+from chatbot.schedule.series import Config, Occurrence, Series, Slot, Target
 
 UTC = timezone.utc
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -334,8 +324,8 @@ def test_full_fixture_loads() -> None:
     assert (hubs.updates_due, hubs.chair_item) == (timedelta(0), timedelta(minutes=2))
     assert hubs.alternate == (Slot(time(9), "Europe/London"),)
     assert hubs.skip == frozenset({date(2026, 12, 15)})
-    assert hubs.slack == SlackTarget("C0123456789", "C0987654321")
-    assert hubs.discord == DiscordTarget(123456789012345678, 123456789012345679)
+    assert hubs.targets["slack"] == Target("C0123456789", "C0987654321")
+    assert hubs.targets["discord"] == Target("123456789012345678", "123456789012345679")
     assert (hubs.issue_url, hubs.calendar_url) == ("", "")
 
 
@@ -343,7 +333,7 @@ def test_example_config_is_the_fixture_without_channels() -> None:
     example = example_config()
     assert isinstance(example, Config)
     fixture = load_config(FIXTURES / "meetings.toml").get("hubs")
-    assert example.get("hubs") == dataclasses.replace(fixture, slack=None, discord=None)
+    assert example.get("hubs") == dataclasses.replace(fixture, targets={})
 
 
 def test_defaults_and_other_value_forms() -> None:
@@ -372,7 +362,7 @@ def test_defaults_and_other_value_forms() -> None:
     assert s.alternate == (Slot(time(18), "UTC"),)
     assert s.skip == frozenset({date(2026, 1, 22)})
     assert s.admins == ("slack:U123", "discord:1234", "terminal:min")
-    assert s.discord == DiscordTarget(123) and s.slack is None
+    assert s.targets == {"discord": Target("123")}
     with pytest.raises(KeyError, match="dev-sync"):
         config.get("hubs")
 

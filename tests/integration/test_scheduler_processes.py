@@ -26,7 +26,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from chatbot.schedule.scheduler import plan
-from chatbot.schedule.series import parse_config
+from chatbot.schedule.config import parse_config
 from tests.conftest import PG_URL
 from tests.databases import postgresql_schema
 from tests.fakes.slack import FakeSlack

@@ -10,7 +10,7 @@ from adapters.discord.bot import create as create_discord
 from adapters.slack.app import create as create_slack
 from chatbot.app import build_runtime
 from chatbot.storage.models import Outbox, Person
-from chatbot.schedule.series import parse_config
+from chatbot.schedule.config import parse_config
 from chatbot.settings import load_settings
 from tests.adapters.discord.conftest import NOW, SERIES, TIMEOUT, Bot
 from tests.conftest import Clock

@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from adapters.slack.app import create
 from chatbot.app import build_runtime
-from chatbot.schedule.series import parse_config
+from chatbot.schedule.config import parse_config
 from chatbot.settings import load_settings
 from chatbot.storage.store import session_scope
 from tests.fakes.slack import FakeSlack, event_callback

@@ -11,7 +11,7 @@ import pytest
 
 from adapters.slack.app import SlackSetupError, create
 from chatbot.app import build_runtime
-from chatbot.schedule.series import parse_config
+from chatbot.schedule.config import parse_config
 from chatbot.settings import SettingsError, load_settings
 from tests.adapters.slack.conftest import SERIES
 
