@@ -206,13 +206,15 @@ def key_line(text: str, path: KeyPath) -> int | None:
     tomllib keeps no positions, and tomlkit keeps the text exactly: put a mark where the key is
     written, render, and count the lines before the mark.
     """
+    from tomlkit.exceptions import TOMLKitError  # only when a message needs a line
+
     mark = "@@chatbot-key-line@@"
     while mark in text:
         mark += "@"
     while path:
         try:
             rendered = _marked(text, path, mark)
-        except Exception:  # tomlkit refusing a document tomllib took: no line rather than a crash
+        except TOMLKitError:  # tomlkit refusing a document tomllib took: no line rather than a crash
             return None
         if rendered is not None:
             return rendered.count("\n", 0, rendered.index(mark)) + 1
@@ -222,7 +224,7 @@ def key_line(text: str, path: KeyPath) -> int | None:
 
 def _marked(text: str, path: KeyPath, mark: str) -> str | None:
     """The document rendered with `mark` where the key or table at `path` is written, if it is."""
-    import tomlkit  # only when a message needs a line
+    import tomlkit
     from tomlkit.items import AoT, Array
 
     document = tomlkit.parse(text)

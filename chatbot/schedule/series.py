@@ -1,7 +1,5 @@
-"""The meeting series model: a series, its slots and chat targets, and the dated meetings it yields.
-
-A schedule is expanded in wall-clock time in the slot's zone; recurrence.py reads and checks the rule.
-"""
+"""The meeting series model: a series, its slots and chat targets, and the dated meetings it yields,
+expanded in wall-clock time in each slot's zone (recurrence.py reads and checks the rule)."""
 
 from __future__ import annotations
 
@@ -111,7 +109,8 @@ class Series:
     alternate: tuple[Slot, ...] = ()
     skip: frozenset[dt.date] = frozenset()
     admins: tuple[str, ...] = ()
-    targets: Mapping[str, Target] = field(default_factory=dict, hash=False)  # by platform name
+    # By platform name. Out of the hash, as a mapping has none; equality still compares it.
+    targets: Mapping[str, Target] = field(default_factory=dict, hash=False)
     start: dt.date | None = None  # first possible date; anchors "every 2 weeks" style rules
 
     _rule: du_rrule.rrule = field(init=False, repr=False, compare=False)

@@ -486,6 +486,23 @@ def test_config_errors_name_file_line_and_key(text: str, key: str, needle: str |
     assert says in message
 
 
+@pytest.mark.parametrize(
+    ("text", "key", "needle"),
+    [
+        # a table written in parts, around another one
+        (BASE + '[series.slack]\nchannel = "C1"\n[series.discord]\nchannel = 1\n[series.slack.q]\nz = 1\n',
+         "slack.q", "[series.slack.q]"),
+        # dotted keys, one of them quoted
+        (BASE + 'slack.channel = "C1"\nslack."chanel" = 2\n', "slack.chanel", '"chanel"'),
+        # a table made only by dotted keys points at its first key
+        (BASE + 'slack.digest_channel = "C1"\n', "slack.channel", "slack.digest_channel"),
+    ],
+)
+def test_config_errors_find_the_line_in_any_layout(text: str, key: str, needle: str) -> None:
+    error = config_error(text)
+    assert (error.key, error.line) == (key, line_of(text, needle))
+
+
 def test_config_errors_without_a_key() -> None:
     error = config_error("[[series]\n")
     assert error.line == 1 and "not valid TOML" in str(error)
@@ -508,6 +525,14 @@ def test_series_is_hashable_and_equal_by_value() -> None:
     assert series() == series() and hash(series()) == hash(series())
     assert series().rrule == "FREQ=MONTHLY;BYDAY=+3TU"
     assert series("FREQ=MONTHLY").rrule == "FREQ=MONTHLY;BYMONTHDAY=1"  # defaults spelled out
+
+
+def test_targets_are_keyed_by_platform_name_and_read_only() -> None:
+    s = series(targets={"web": Target("room-1")})  # a platform the model knows nothing about
+    assert s.targets == {"web": Target("room-1")} and s == series(targets={"web": Target("room-1")})
+    assert hash(s) == hash(series())
+    with pytest.raises(TypeError):
+        s.targets["slack"] = Target("C1")  # type: ignore[index]
 
 
 # --- properties --------------------------------------------------------------------------------
