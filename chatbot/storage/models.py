@@ -1,14 +1,60 @@
-"""Database tables. Values are validated before they get here (table models skip validation).
+"""Database tables, and the statuses and kinds their columns hold (stored as plain strings).
 
-Instants are aware datetimes, stored and returned in UTC.
+Values are validated before they get here (table models skip validation); instants are in UTC.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+
+class MeetingStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    LIVE = "live"
+    ENDED = "ended"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"  # claimed by a worker, which may have died with it
+    SENT = "sent"
+    FAILED = "failed"  # to be retried
+    MISSED = "missed"  # fell due and was of no use any more before it could go out
+    CANCELLED = "cancelled"
+
+
+class SendKind(StrEnum):
+    """What an outbox row posts, or does (compile, finish). A reminder's kind carries its offset
+    ("reminder:1d") and an agenda item's post its item ("agenda:12"): `of` writes such a kind."""
+
+    ANNOUNCEMENT = "announcement"
+    CALL_FOR_UPDATES = "call_for_updates"
+    REMINDER = "reminder"
+    NOTICE = "notice"
+    LATE_NOTICE = "late_notice"
+    DIGEST = "digest"
+    AGENDA = "agenda"
+    COMPILE = "compile"
+    FINISH = "finish"
+
+    @property
+    def prefix(self) -> str:
+        return f"{self}:"
+
+    def of(self, detail: object) -> str:
+        return f"{self.prefix}{detail}"
+
+
+def agenda_item_of(kind: str) -> int | None:
+    """The agenda item whose thread a post of this kind opens, else None."""
+    prefix = SendKind.AGENDA.prefix
+    return int(kind[len(prefix):]) if kind.startswith(prefix) else None
 
 
 class SeriesRecord(SQLModel, table=True):
@@ -26,7 +72,7 @@ class Meeting(SQLModel, table=True):
     date: date
     start: datetime
     end: datetime  
-    status: str = "scheduled"  # scheduled, live, ended, skipped, cancelled
+    status: str = MeetingStatus.SCHEDULED
     compiled_at: datetime | None = None
     archived_at: datetime | None = None
 
@@ -141,11 +187,11 @@ class Outbox(SQLModel, table=True):
     series_id: str = Field(index=True)
     occurrence: date
     meeting_id: int | None = Field(default=None, foreign_key="meeting.id")
-    kind: str  # announcement, reminder:7d, call_for_updates, digest, notice, agenda:<id>, ...
+    kind: str  # a SendKind, with its detail for reminders and agenda items
     platform: str
     channel: str
     due: datetime
-    status: str = Field(default="pending", index=True)  # pending, sending, sent, failed, missed
+    status: str = Field(default=OutboxStatus.PENDING, index=True)
     attempts: int = 0
     error: str = ""
     message_id: str | None = None

@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chatbot.schedule.scheduler import ANNOUNCE_LEAD, plan, plan_occurrence
+from chatbot.schedule.plan import ANNOUNCE_LEAD, plan, plan_occurrence
 from chatbot.schedule.series import Series, Slot, parse_config, parse_schedule
 
 UTC = timezone.utc
