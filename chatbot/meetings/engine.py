@@ -33,6 +33,8 @@ from chatbot.events import (
     Reply,
     ReplyDeleted,
     ReplyEdited,
+    SendKind,
+    agenda_item_of,
 )
 from chatbot.storage.models import (
     ActionItem,
@@ -46,10 +48,8 @@ from chatbot.storage.models import (
     ProcessedEvent,
     Report,
     Role,
-    SendKind,
     SeriesRecord,
     Update,
-    agenda_item_of,
 )
 from chatbot.text.notes import Action, Entry, ItemEntry, MeetingNotes, NoteEntry, render
 from chatbot.schedule.series import Config, Occurrence, Series

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+from chatbot.events import SendKind
 from chatbot.schedule.series import Occurrence, Series
-from chatbot.storage.models import MeetingStatus, SendKind
+from chatbot.storage.models import MeetingStatus
 from chatbot.storage.outbox import INTERNAL
 from chatbot.text.durations import format_offset
 

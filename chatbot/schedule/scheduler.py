@@ -14,11 +14,12 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from chatbot.delivery import Dispatcher
+from chatbot.events import SendKind
 from chatbot.schedule.clock import real_seconds
 from chatbot.schedule.locks import Locks
 from chatbot.schedule.reconcile import HORIZON, reconcile
 from chatbot.storage import outbox
-from chatbot.storage.models import Meeting, MeetingStatus, Outbox, OutboxStatus, SendKind
+from chatbot.storage.models import Meeting, MeetingStatus, Outbox, OutboxStatus
 from chatbot.storage.outbox import INTERNAL, WAITING
 from chatbot.storage.store import session_scope, writing
 

@@ -1,7 +1,5 @@
-"""Database tables, and the statuses and kinds their columns hold (stored as plain strings).
-
-Values are validated before they get here (table models skip validation); instants are in UTC.
-"""
+"""Database tables and the statuses their rows go through, stored as plain strings. Values are
+validated before they get here (table models skip validation); instants are in UTC."""
 
 from __future__ import annotations
 
@@ -27,34 +25,6 @@ class OutboxStatus(StrEnum):
     FAILED = "failed"  # to be retried
     MISSED = "missed"  # fell due and was of no use any more before it could go out
     CANCELLED = "cancelled"
-
-
-class SendKind(StrEnum):
-    """What an outbox row posts, or does (compile, finish). A reminder's kind carries its offset
-    ("reminder:1d") and an agenda item's post its item ("agenda:12"): `of` writes such a kind."""
-
-    ANNOUNCEMENT = "announcement"
-    CALL_FOR_UPDATES = "call_for_updates"
-    REMINDER = "reminder"
-    NOTICE = "notice"
-    LATE_NOTICE = "late_notice"
-    DIGEST = "digest"
-    AGENDA = "agenda"
-    COMPILE = "compile"
-    FINISH = "finish"
-
-    @property
-    def prefix(self) -> str:
-        return f"{self}:"
-
-    def of(self, detail: object) -> str:
-        return f"{self.prefix}{detail}"
-
-
-def agenda_item_of(kind: str) -> int | None:
-    """The agenda item whose thread a post of this kind opens, else None."""
-    prefix = SendKind.AGENDA.prefix
-    return int(kind[len(prefix):]) if kind.startswith(prefix) else None
 
 
 class SeriesRecord(SQLModel, table=True):
@@ -187,7 +157,7 @@ class Outbox(SQLModel, table=True):
     series_id: str = Field(index=True)
     occurrence: date
     meeting_id: int | None = Field(default=None, foreign_key="meeting.id")
-    kind: str  # a SendKind, with its detail for reminders and agenda items
+    kind: str  # a SendKind (chatbot.events), with its detail for reminders and agenda items
     platform: str
     channel: str
     due: datetime

@@ -8,8 +8,7 @@ from datetime import date, timedelta
 from chatbot.text import markdown as md
 from chatbot.meetings.fit import Plan
 from chatbot.text.durations import DEFAULT_ESTIMATE_MINUTES, format_offset
-from chatbot.events import Attachment
-from chatbot.storage.models import SendKind
+from chatbot.events import Attachment, SendKind
 from chatbot.text.notes import MeetingNotes
 from chatbot.schedule.series import Occurrence, Series
 
