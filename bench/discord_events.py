@@ -99,7 +99,7 @@ async def bot_round(fake: FakeDiscord, runtime, thread: int, people: list[int], 
             return session.exec(select(func.count()).select_from(Update)).one()
 
     adapter = create(runtime, guild_ready_timeout=0.05)
-    runtime.dispatcher.deliveries["discord"] = adapter.delivery
+    runtime.connect({"discord": adapter.delivery})
     task = asyncio.create_task(adapter.run())
     try:
         await asyncio.wait_for(adapter.ready.wait(), 10)
@@ -152,7 +152,7 @@ async def main(events: int, people_count: int, rounds: int, database: str) -> No
 async def open_thread(fake: FakeDiscord, runtime, guild: int, channel: int, person: int) -> int:
     """The call for updates, posted by the bot itself: replies in its thread are updates."""
     adapter = create(runtime, guild_ready_timeout=0.05)
-    runtime.dispatcher.deliveries["discord"] = adapter.delivery
+    runtime.connect({"discord": adapter.delivery})
     task = asyncio.create_task(adapter.run())
     try:
         await asyncio.wait_for(adapter.ready.wait(), 10)

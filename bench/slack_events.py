@@ -132,7 +132,7 @@ async def main(count: int, concurrency: int, people_count: int, rounds: int, dat
                                      log_level="WARNING")
             runtime = build_runtime(settings, ["slack"], config=parse_config(CONFIG))
             adapter = create(runtime, host="127.0.0.1", port=0)
-            runtime.dispatcher.deliveries["slack"] = adapter.delivery
+            runtime.connect({"slack": adapter.delivery})
             await adapter.start()
             bot_url = f"http://127.0.0.1:{adapter.port}/slack/events"
             bare_runner, bare_url = await serve(bare_app(fake).web_app())

@@ -9,7 +9,7 @@ import logging
 import re
 import secrets
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from importlib.metadata import entry_points
@@ -18,13 +18,15 @@ from typing import Protocol
 
 from sqlalchemy import Engine
 
-from chatbot.storage import store
+from chatbot.delivery import Delivery, Dispatcher
 from chatbot.meetings.engine import MeetingEngine, utcnow
-from chatbot.storage.outbox import Delivery, Dispatcher
-from chatbot.schedule.scheduler import ScaledClock, Scheduler, locks_for
+from chatbot.schedule.clock import ScaledClock
+from chatbot.schedule.locks import locks_for
+from chatbot.schedule.scheduler import Scheduler
 from chatbot.schedule.config import example_config, load_config
 from chatbot.schedule.series import Config
 from chatbot.settings import Settings
+from chatbot.storage import store
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +52,21 @@ class Runtime:
     config: Config
     db: Engine
     engine: MeetingEngine
-    dispatcher: Dispatcher
     clock: Callable[[], datetime]
+    worker: str  # names this process's claims on outbox rows and its locks
     using_example: bool = False
+    dispatcher: Dispatcher | None = None  # both built by connect(), once the deliveries exist
     scheduler: Scheduler | None = None
+
+    def connect(self, deliveries: Mapping[str, Delivery], **options) -> Dispatcher:
+        """The dispatcher through the adapters' deliveries, and the scheduler that wakes it;
+        `options` go to the dispatcher (paces, wall, sleep, ...)."""
+        self.dispatcher = Dispatcher(self.db, deliveries, render=self.engine.render_post,
+                                     clock=self.clock, worker=self.worker, **options)
+        self.scheduler = Scheduler(self.engine, self.dispatcher, clock=self.clock,
+                                   poll=self.settings.scheduler_poll,
+                                   locks=lambda: locks_for(self.db, self.worker))
+        return self.dispatcher
 
 
 def load_series(path: Path) -> tuple[Config, bool]:
@@ -74,11 +87,8 @@ def build_runtime(settings: Settings, platforms: list[str], *,
     store.upgrade(db)
     engine = MeetingEngine(db, config, platforms=platforms, clock=clock,
                            archive_dir=settings.archive_dir)
-    worker = str(secrets.randbelow(2**31 - 2) + 1)  # names this process's claims on outbox rows
-    dispatcher = Dispatcher(engine, {}, clock=clock, worker=worker)
-    scheduler = Scheduler(engine, dispatcher, clock=clock, poll=settings.scheduler_poll,
-                          locks=lambda: locks_for(db, worker))
-    return Runtime(settings, config, db, engine, dispatcher, clock, using_example, scheduler)
+    worker = str(secrets.randbelow(2**31 - 2) + 1)
+    return Runtime(settings, config, db, engine, clock, worker, using_example)
 
 
 def adapter_factory(name: str):

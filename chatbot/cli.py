@@ -92,7 +92,7 @@ def run(config: ConfigOption = None,
 
 async def _run(runtime, platforms, options) -> None:
     adapters = [composition.adapter_factory(p)(runtime, **options) for p in platforms]
-    runtime.dispatcher.deliveries.update({a.platform: a.delivery for a in adapters})
+    runtime.connect({a.platform: a.delivery for a in adapters})
     # A piped terminal session is a script that ends at EOF: scheduled posts would interleave
     # with its output, so only a person at a terminal gets them.
     scheduler = runtime.scheduler if platforms != ["terminal"] or sys.stdin.isatty() else None
@@ -152,7 +152,7 @@ def demo():
         runtime = runtime_or_exit(settings, ["terminal"])
         adapter = composition.adapter_factory("terminal")(
             runtime, input=io.StringIO(DEMO_SCRIPT), output=sys.stdout)
-        runtime.dispatcher.deliveries["terminal"] = adapter.delivery
+        runtime.connect({"terminal": adapter.delivery})
         asyncio.run(adapter.run())
 
 
@@ -161,7 +161,7 @@ def schedule(series: Annotated[Optional[str], typer.Argument(help="a series id (
              config: ConfigOption = None,
              meetings: Annotated[int, typer.Option(min=1, help="how many meetings ahead")] = 3):
     """Print the upcoming sends with their times in UTC and in the series' zone."""
-    from chatbot.schedule.scheduler import format_upcoming, upcoming
+    from chatbot.schedule.upcoming import format_upcoming, upcoming
 
     settings = settings_or_exit(config)
     runtime = runtime_or_exit(settings, composition.platforms_for(settings))

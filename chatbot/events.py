@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from types import MappingProxyType
 
 TERMINAL = "terminal"
@@ -100,12 +101,40 @@ class Attachment:
     content: str
 
 
+class SendKind(StrEnum):
+    """What an outbox row posts, or does (compile, finish). A reminder's kind carries its offset
+    ("reminder:1d") and an agenda item's post its item ("agenda:12"): `of` writes such a kind."""
+
+    ANNOUNCEMENT = "announcement"
+    CALL_FOR_UPDATES = "call_for_updates"
+    REMINDER = "reminder"
+    NOTICE = "notice"
+    LATE_NOTICE = "late_notice"
+    DIGEST = "digest"
+    AGENDA = "agenda"
+    COMPILE = "compile"
+    FINISH = "finish"
+
+    @property
+    def prefix(self) -> str:
+        return f"{self}:"
+
+    def of(self, detail: object) -> str:
+        return f"{self.prefix}{detail}"
+
+
+def agenda_item_of(kind: str) -> int | None:
+    """The agenda item whose thread a post of this kind opens, else None."""
+    prefix = SendKind.AGENDA.prefix
+    return int(kind[len(prefix):]) if kind.startswith(prefix) else None
+
+
 @dataclass(frozen=True)
 class Post:
     """A message the bot posts to a channel, from the outbox; `key` is stable across retries."""
 
     key: str
-    kind: str
+    kind: str  # a SendKind, with its detail for reminders and agenda items
     platform: str
     channel: str
     text: str

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from chatbot.events import Post
+from chatbot.events import Post, SendKind
 from chatbot.text.markdown import neutralise
 
 # Slack documents 3,000 characters per section, 50 blocks and 40,000 characters of text, but has
@@ -169,6 +169,6 @@ def render(post: Post) -> list[Message]:
     plain mrkdwn text.
     """
     text = mrkdwn(post.text)
-    if post.kind == "digest":
+    if post.kind == SendKind.DIGEST:
         return block_messages(text)
     return text_messages(text)

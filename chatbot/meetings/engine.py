@@ -33,6 +33,8 @@ from chatbot.events import (
     Reply,
     ReplyDeleted,
     ReplyEdited,
+    SendKind,
+    agenda_item_of,
 )
 from chatbot.storage.models import (
     ActionItem,
@@ -104,11 +106,6 @@ def reply_kind(absent: bool, rest: str) -> tuple[str, str]:
     if absent and not rest:
         return "apologies", ""
     return "update", rest
-
-
-def _item_of(kind: str) -> int | None:
-    """The agenda item whose thread an outbox post opened (kind `agenda:<id>`), else None."""
-    return int(kind.removeprefix("agenda:")) if kind.startswith("agenda:") else None
 
 
 def read_reply(text: str) -> tuple[str, str, bool]:
@@ -662,9 +659,9 @@ class MeetingEngine:
                 select(Outbox).where(Outbox.message_id.in_({e.place.thread for e in events if e.place.thread})))}
             # What a reply in each thread becomes, worked out once per thread: (post, meeting id,
             # the agenda item's id for an item's thread, or None for the call for updates).
-            threads = {key: (post, post.meeting_id, _item_of(post.kind)) for key, post in posts_by_id.items()
-                       if post.meeting_id is not None
-                       and (post.kind == "call_for_updates" or post.kind.startswith("agenda:"))}
+            threads = {key: (post, post.meeting_id, agenda_item_of(post.kind))
+                       for key, post in posts_by_id.items() if post.meeting_id is not None
+                       and (post.kind == "call_for_updates" or agenda_item_of(post.kind) is not None)}
             stored = self._stored_replies(session, events) if look_up_stored else set()
             identities = {(i.platform, i.user_id): i for i in session.exec(select(Identity).where(
                 tuple_(Identity.platform, Identity.user_id).in_({(e.actor.platform, e.actor.user_id)
@@ -772,7 +769,8 @@ class MeetingEngine:
                 select(Outbox).join(Meeting, Meeting.id == Outbox.meeting_id)
                 .where(Outbox.platform == platform, Outbox.status == "sent",
                        Outbox.message_id.is_not(None), Meeting.end >= since,
-                       or_(Outbox.kind == "call_for_updates", Outbox.kind.startswith("agenda:")))
+                       or_(Outbox.kind == "call_for_updates",
+                           Outbox.kind.startswith(SendKind.AGENDA.prefix)))
                 .order_by(Outbox.id)).all()
             return [Place(platform, row.channel, row.message_id) for row in rows]
 
@@ -792,7 +790,7 @@ class MeetingEngine:
                     select(Update.message_id, Update.kind, Update.text, Update.apologies).where(
                         Update.meeting_id == post.meeting_id, Update.platform == thread.platform))}
             else:
-                item_id = int(post.kind.split(":", 1)[1])
+                item_id = agenda_item_of(post.kind)
                 stored = {m: ("note", text) for m, text in session.exec(
                     select(Note.message_id, Note.text).where(
                         Note.item_id == item_id, Note.platform == thread.platform))}
@@ -986,7 +984,7 @@ class MeetingEngine:
         for target in self.targets(series):
             for item in items:
                 outbox.enqueue(session, series_id=series.id, occurrence=meeting.date,
-                               meeting_id=meeting.id, kind=f"agenda:{item.id}",
+                               meeting_id=meeting.id, kind=SendKind.AGENDA.of(item.id),
                                platform=target.platform, channel=target.channel, due=self.clock())
 
     def _end(self, session, call, inv) -> Answer:
@@ -1174,8 +1172,8 @@ class MeetingEngine:
                         attachment=posts.notes_attachment(series, occurrence, render(notes)),
                         edit_of=row.message_id,
                         extra_ids=tuple(row.extra_ids.split()), **common)
-        if row.kind.startswith("agenda:"):
-            item = session.get(AgendaItem, int(row.kind.split(":", 1)[1]))
+        if (item_id := agenda_item_of(row.kind)) is not None:
+            item = session.get(AgendaItem, item_id)
             name = self.display_names(session, [item.presenter_id])[item.presenter_id]
             return Post(text=posts.item_line(name, item), opens_thread=item.title[:90], **common)
         status = meeting.status if meeting else "scheduled"

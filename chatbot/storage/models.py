@@ -1,14 +1,30 @@
-"""Database tables. Values are validated before they get here (table models skip validation).
-
-Instants are aware datetimes, stored and returned in UTC.
-"""
+"""Database tables and the statuses their rows go through, stored as plain strings. Values are
+validated before they get here (table models skip validation); instants are in UTC."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+
+class MeetingStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    LIVE = "live"
+    ENDED = "ended"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"  # claimed by a worker, which may have died with it
+    SENT = "sent"
+    FAILED = "failed"  # to be retried
+    MISSED = "missed"  # fell due and was of no use any more before it could go out
+    CANCELLED = "cancelled"
 
 
 class SeriesRecord(SQLModel, table=True):
@@ -26,7 +42,7 @@ class Meeting(SQLModel, table=True):
     date: date
     start: datetime
     end: datetime  
-    status: str = "scheduled"  # scheduled, live, ended, skipped, cancelled
+    status: str = MeetingStatus.SCHEDULED
     compiled_at: datetime | None = None
     archived_at: datetime | None = None
 
@@ -141,11 +157,11 @@ class Outbox(SQLModel, table=True):
     series_id: str = Field(index=True)
     occurrence: date
     meeting_id: int | None = Field(default=None, foreign_key="meeting.id")
-    kind: str  # announcement, reminder:7d, call_for_updates, digest, notice, agenda:<id>, ...
+    kind: str  # a SendKind (chatbot.events), with its detail for reminders and agenda items
     platform: str
     channel: str
     due: datetime
-    status: str = Field(default="pending", index=True)  # pending, sending, sent, failed, missed
+    status: str = Field(default=OutboxStatus.PENDING, index=True)
     attempts: int = 0
     error: str = ""
     message_id: str | None = None

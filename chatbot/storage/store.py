@@ -12,6 +12,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Dialect, Engine, Table, create_engine, event, insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
@@ -69,6 +70,21 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+@contextmanager
+def writing(db: Engine) -> Iterator[Session]:
+    """A transaction that writes: on SQLite it takes the write lock first, so a read made in it
+    cannot be overtaken by another process (PostgreSQL uses row locks instead)."""
+    with session_scope(db) as session:
+        if db.dialect.name == "sqlite":
+            session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+        yield session
+
+
+def insert_for(session: Session):
+    """The dialect's INSERT, which knows ON CONFLICT."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def get_value(session: Session, *, key: str) -> str | None:

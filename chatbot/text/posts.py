@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from chatbot.text import markdown as md
 from chatbot.meetings.fit import Plan
 from chatbot.text.durations import DEFAULT_ESTIMATE_MINUTES, format_offset
-from chatbot.events import Attachment
+from chatbot.events import Attachment, SendKind
 from chatbot.text.notes import MeetingNotes
 from chatbot.schedule.series import Occurrence, Series
 
@@ -137,7 +137,7 @@ def scheduled_text(kind: str, series: Series, occurrence: Occurrence, state: str
     links = " · ".join(f"{label}: <{url}>" for label, url in (("Video", series.video_url),
                                                               ("Notes", series.notes_url)) if url)
     tz_link = f"Your timezone: <{occurrence.arewemeetingyet_url(series.name)}>"
-    if kind == "call_for_updates":
+    if kind == SendKind.CALL_FOR_UPDATES:
         return (
             f"**Call for updates: {name}, {when(occurrence)}**\n"
             "Reply in this thread with your 60-second update, or `pass`. Can't make it? Start your "
@@ -146,17 +146,17 @@ def scheduled_text(kind: str, series: Series, occurrence: Occurrence, state: str
             + tz_link + (f"\n{links}" if links else ""),
             f"Updates for {short_date(occurrence.date)}",
         )
-    if kind == "announcement":
+    if kind == SendKind.ANNOUNCEMENT:
         return (f"**Next {name}: {when(occurrence)}**\n{tz_link}" + (f"\n{links}" if links else ""), None)
-    if kind.startswith("reminder"):
+    if kind.startswith(SendKind.REMINDER):
         offset = kind.partition(":")[2]
         return (f"**Reminder: {name} {('in ' + offset) if offset else 'soon'}, {when(occurrence)}**\n"
                 "Add your update in the call-for-updates thread, or `/update <text>`.\n"
                 + tz_link + (f"\n{links}" if links else ""), None)
-    if kind == "notice":
+    if kind == SendKind.NOTICE:
         word = {"skipped": "skipped", "cancelled": "cancelled"}.get(state, "changed")
         return (f"**{name} on {short_date(occurrence.date)} is {word}.** "
                 "Agenda items move to the next meeting.", None)
-    if kind == "late_notice":
+    if kind == SendKind.LATE_NOTICE:
         return ("Thanks: late replies are added to the notes, and the digest was updated in place.", None)
     raise ValueError(f"no text for outbox kind {kind!r}")

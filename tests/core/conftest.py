@@ -30,7 +30,7 @@ class Bot:
         self.engine = runtime.engine
         self.output = io.StringIO()
         self.adapter = TerminalAdapter(runtime, input=io.StringIO(), output=self.output)
-        runtime.dispatcher.deliveries["terminal"] = self.adapter.delivery
+        runtime.connect({"terminal": self.adapter.delivery})
 
     def say(self, *lines: str) -> str:
         """Type lines; return everything printed in answer."""

@@ -21,7 +21,10 @@ from chatbot.storage import outbox
 from chatbot.app import build_runtime
 from chatbot.events import Actor, CommandCall, Delivered, Place, Reply
 from chatbot.storage.models import AgendaItem, Meeting, Outbox, Update
-from chatbot.schedule.scheduler import FileLocks, PgLocks, ScaledClock, plan, reconcile
+from chatbot.schedule.clock import ScaledClock
+from chatbot.schedule.locks import FileLocks, PgLocks
+from chatbot.schedule.plan import plan
+from chatbot.schedule.reconcile import reconcile
 from chatbot.schedule.config import parse_config
 from chatbot.settings import load_settings
 from chatbot.storage.store import session_scope
@@ -81,11 +84,11 @@ class Recorder:
         return [p.kind for p in self.posts if edits or not p.edit_of]
 
 
-def make_runtime(url, clock, tmp_path, config=SERIES, platforms=("terminal",)):
+def make_runtime(url, clock, tmp_path, config=SERIES, platforms=("terminal",), **options):
     settings = load_settings(database_url=url, archive_dir=tmp_path / "archive")
     runtime = build_runtime(settings, list(platforms), clock=clock, config=parse_config(config))
     recorders = {p: Recorder(clock) for p in platforms}
-    runtime.dispatcher.deliveries.update(recorders)
+    runtime.connect(recorders, **options)
     return runtime, recorders
 
 
@@ -211,18 +214,17 @@ async def test_a_post_left_sending_by_a_dead_process_is_retried_looking_first(da
 
 async def test_two_workers_delivering_at_once_send_each_row_once(database_url, tmp_path):
     clock = Clock(START - timedelta(days=7))
+    # Both as fast as they can (no pace), to make them collide.
     first, one = make_runtime(database_url, clock, tmp_path, config=TWO_PLATFORMS,
-                              platforms=("slack", "discord"))
+                              platforms=("slack", "discord"), paces={})
     second, two = make_runtime(database_url, clock, tmp_path, config=TWO_PLATFORMS,
-                               platforms=("slack", "discord"))
+                               platforms=("slack", "discord"), paces={})
     with session_scope(first.db) as session:
         for n in range(60):
             for platform, channel in (("slack", "C0123456789"), ("discord", "123456789012345678")):
                 outbox.enqueue(session, series_id="hubs", occurrence=MEETING_DAY,
                                kind=f"reminder:{n}m", platform=platform, channel=channel,
                                due=clock.now)
-    for runtime in (first, second):
-        runtime.dispatcher.paces = {}  # as fast as they can, to make them collide
     await asyncio.gather(first.dispatcher.deliver_due(limit=7), second.dispatcher.deliver_due(limit=7))
     keys = [p.key for r in (one, two) for rec in r.values() for p in rec.posts]
     assert len(keys) == 120 and len(set(keys)) == 120
@@ -297,7 +299,7 @@ async def test_a_meeting_that_leaves_the_schedule_passes_its_agenda_on_once(data
     # and the agenda goes to the next meeting to be held: 3 March, before the dropped date.
     first = SERIES.replace('"every 3rd tuesday"', '"every 1st tuesday"')
     replicas = [make_runtime(database_url, clock, tmp_path, config=first)[0] for _ in range(2)]
-    caplog.set_level(logging.INFO, logger="chatbot.schedule.scheduler")
+    caplog.set_level(logging.INFO, logger="chatbot.schedule.reconcile")
     await wake(replicas[0])
     for days in (0, 1, 5):  # reconcile runs again, on every replica, as time goes on
         clock.now = datetime(2026, 3, 1, tzinfo=UTC) + timedelta(days=days)
@@ -355,7 +357,7 @@ async def test_a_skip_date_added_to_the_config_cancels_the_pending_sends(sqlite_
 HOLD = """
 import sys, time
 from pathlib import Path
-from chatbot.schedule.scheduler import FileLocks
+from chatbot.schedule.locks import FileLocks
 locks = FileLocks(Path(sys.argv[1]), "77")
 print("leading" if locks.lead() else "not", flush=True)
 time.sleep(60)

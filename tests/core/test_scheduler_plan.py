@@ -9,7 +9,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chatbot.schedule.scheduler import ANNOUNCE_LEAD, plan, plan_occurrence
+from chatbot.events import SendKind, agenda_item_of
+from chatbot.schedule.plan import ANNOUNCE_LEAD, plan, plan_occurrence, planned_kind
 from chatbot.schedule.config import parse_config
 from chatbot.schedule.recurrence import parse_schedule
 from chatbot.schedule.series import Series, Slot
@@ -197,3 +198,12 @@ def _fmt(offset: timedelta) -> str:
     from chatbot.text.durations import format_offset
 
     return format_offset(offset)
+
+
+def test_a_kind_with_a_detail_is_written_and_read_in_one_place():
+    assert SendKind.REMINDER.of("1d") == "reminder:1d" and SendKind.AGENDA.of(12) == "agenda:12"
+    assert agenda_item_of(SendKind.AGENDA.of(12)) == 12
+    assert [agenda_item_of(k) for k in ("call_for_updates", "reminder:1d", "digest")] == [None] * 3
+    # The planner owns its kinds (it re-dates and cancels them), never an agenda item's post.
+    assert planned_kind("reminder:1d") and planned_kind(SendKind.NOTICE)
+    assert not planned_kind("agenda:12") and not planned_kind(SendKind.DIGEST)

@@ -25,7 +25,7 @@ import aiohttp
 import pytest
 from sqlalchemy import create_engine, text
 
-from chatbot.schedule.scheduler import plan
+from chatbot.schedule.plan import plan
 from chatbot.schedule.config import parse_config
 from tests.conftest import PG_URL
 from tests.databases import postgresql_schema

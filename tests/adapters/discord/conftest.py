@@ -119,7 +119,7 @@ async def start_bot(fake: FakeDiscord, world: World, tmp_path, *, config: str | 
     runtime = build_runtime(settings, list(platforms), clock=clock or Clock(NOW),
                             config=parse_config(config or world.config()))
     adapter = create(runtime, guild_ready_timeout=0.05)
-    runtime.dispatcher.deliveries[adapter.platform] = adapter.delivery
+    runtime.connect({adapter.platform: adapter.delivery})
     task = asyncio.create_task(adapter.run())
     ready = asyncio.create_task(adapter.ready.wait())
     done, _ = await asyncio.wait({task, ready}, timeout=TIMEOUT, return_when=asyncio.FIRST_COMPLETED)

@@ -110,7 +110,7 @@ def new_bot(fake: FakeSlack, tmp_path, mode: str, config: str = SERIES, **option
                              slack_bot_token=fake.bot_token, slack_api_url=fake.base_url, **credentials)
     runtime = build_runtime(settings, ["slack"], config=parse_config(config), **options)
     adapter = create(runtime, host="127.0.0.1", port=0)
-    runtime.dispatcher.deliveries[adapter.platform] = adapter.delivery
+    runtime.connect({adapter.platform: adapter.delivery})
     return Bot(fake, runtime, adapter, mode)
 
 

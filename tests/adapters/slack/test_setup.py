@@ -47,7 +47,9 @@ async def test_refused_tokens_fail_at_start(fake, tmp_path, mode, wrong, named):
                       else {"slack_signing_secret": fake.signing_secret}), **wrong}
     settings = load_settings(database_url=f"sqlite:///{tmp_path}/bot.db", slack_api_url=fake.base_url,
                              **credentials)
-    adapter = create(build_runtime(settings, ["slack"], config=parse_config(SERIES)), port=0)
+    runtime = build_runtime(settings, ["slack"], config=parse_config(SERIES))
+    adapter = create(runtime, port=0)
+    runtime.connect({adapter.platform: adapter.delivery})
     with pytest.raises(SlackSetupError) as raised:
         await adapter.start()
     await adapter.close()
