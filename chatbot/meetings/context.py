@@ -209,7 +209,7 @@ def display_names(session: Session, person_ids: Iterable[int]) -> dict[int, str]
     return names
 
 
-def is_admin(session: Session, series: Series, person: Person) -> bool:
+def is_series_admin(session: Session, series: Series, person: Person) -> bool:
     if not series.admins:
         return False
     keys = {f"{i.platform}:{i.user_id}" for i in
@@ -250,7 +250,7 @@ class CommandContext:
 
     @cached_property
     def is_admin(self) -> bool:
-        return is_admin(self.session, self.series, self.person)
+        return is_series_admin(self.session, self.series, self.person)
 
     def mentioned(self, user_id: str) -> Person:
         """The person an @mention in the command names."""

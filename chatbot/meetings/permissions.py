@@ -17,16 +17,12 @@ def in_charge(ctx: CommandContext) -> bool:
 
 def may_run_meeting(ctx: CommandContext) -> bool:
     """Start, end, skip or cancel: anyone while the meeting has no chair and the series no admins."""
-    caller = ctx.person  # on record whatever the answer
-    if ctx.chair_id is None and not ctx.series.admins:
-        return True
-    return ctx.chair_id == caller.id or ctx.is_admin
+    return in_charge(ctx) or (ctx.chair_id is None and not ctx.series.admins)
 
 
 def may_appoint(ctx: CommandContext) -> bool:
-    """Set the chair or notetaker: anyone until someone holds the chair."""
-    caller = ctx.person  # on record whatever the answer
-    return ctx.chair_id is None or ctx.chair_id == caller.id or ctx.is_admin
+    """Set the chair or the notetaker: anyone until someone holds the chair."""
+    return in_charge(ctx) or ctx.chair_id is None
 
 
 def may_edit(ctx: CommandContext, owner_ids: Iterable[int]) -> bool:
