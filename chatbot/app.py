@@ -19,7 +19,8 @@ from typing import Protocol
 from sqlalchemy import Engine
 
 from chatbot.delivery import Delivery, Dispatcher
-from chatbot.meetings.engine import MeetingEngine, utcnow
+from chatbot.meetings.context import utcnow
+from chatbot.meetings.engine import MeetingEngine
 from chatbot.schedule.clock import ScaledClock
 from chatbot.schedule.locks import locks_for
 from chatbot.schedule.scheduler import Scheduler

@@ -1,6 +1,6 @@
 """The one command table and its grammar, shared by every adapter (terminal, Slack, Discord).
 
-The table is the help text, the Slack manifest's commands and the Discord command tree.
+The table is the help text, the Slack manifest, the Discord command tree and each one's handler.
 """
 
 from __future__ import annotations
@@ -31,15 +31,18 @@ class Command:
     params: tuple[Param, ...]
     usage: str
     help: str
-    chair_only: bool = False
+    handler: str  # "<module>.<function>" in chatbot/meetings/, called with the call's context
+    chair_only: bool = False  # the chair or an admin only; anyone while nobody is in charge
+    act: str = ""  # what a chair-only command does, as its refusal names it
 
     @property
     def key(self) -> str:
         return f"{self.group} {self.name}".strip()
 
 
-def _c(group, name, usage, help, *params, chair_only=False) -> Command:
-    return Command(group, name, tuple(params), usage, help, chair_only)
+def _c(group, name, usage, help, *params, handler: str, chair_only: str = "") -> Command:
+    """An entry; `chair_only` names what only the chair may do ("start the meeting")."""
+    return Command(group, name, tuple(params), usage, help, handler, bool(chair_only), chair_only)
 
 
 _TEXT = Param("text", "text", description="what to say")
@@ -51,45 +54,56 @@ COMMANDS: tuple[Command, ...] = (
        "Add an agenda item; put a time estimate like (~5min) anywhere in the text, "
        "and (optional) or 'if there is time' for an item that can wait.",
        Param("presenter", "user", required=False, description="who presents it (default: you)"),
-       _TEXT),
-    _c("agenda", "list", "/agenda list", "Show the agenda with its running total against the slot."),
+       _TEXT, handler="agenda.add"),
+    _c("agenda", "list", "/agenda list", "Show the agenda with its running total against the slot.",
+       handler="agenda.show"),
     _c("agenda", "remove", "/agenda remove N", "Remove item N (yours; the chair may remove any).",
-       _NUMBER),
+       _NUMBER, handler="agenda.remove"),
     _c("agenda", "move", "/agenda move N M", "Move item N to place M.",
-       _NUMBER, Param("to", "int", description="the new place")),
-    _c("agenda", "defer", "/agenda defer N", "Move item N to the next meeting.", _NUMBER),
+       _NUMBER, Param("to", "int", description="the new place"), handler="agenda.move"),
+    _c("agenda", "defer", "/agenda defer N", "Move item N to the next meeting.", _NUMBER,
+       handler="agenda.defer"),
     _c("agenda", "note", "/agenda note N <text>",
-       "Add a note under item N; lines after the first are nested under it.", _NUMBER, _TEXT),
+       "Add a note under item N; lines after the first are nested under it.", _NUMBER, _TEXT,
+       handler="agenda.note"),
     _c("update", "", "/update <text> | /update pass",
-       "Set or replace your 60-second update for the next meeting, or pass.", _TEXT),
+       "Set or replace your 60-second update for the next meeting, or pass.", _TEXT,
+       handler="updates.quick_update"),
     _c("apologies", "", "/apologies [text]",
        "You cannot attend; anything after it is your update.",
-       Param("text", "text", required=False, description="your update")),
-    _c("celebrate", "", "/celebrate <text>", "Add a report or celebration.", _TEXT),
+       Param("text", "text", required=False, description="your update"), handler="updates.apologies"),
+    _c("celebrate", "", "/celebrate <text>", "Add a report or celebration.", _TEXT,
+       handler="updates.celebrate"),
     _c("meeting", "", "/meeting",
-       "The next meeting: time in your zone, links, counts and how the agenda fits."),
-    _c("meeting", "help", "/meeting help", "List every command."),
-    _c("meeting", "here", "/meeting here", "Sign the roll call for the next meeting."),
+       "The next meeting: time in your zone, links, counts and how the agenda fits.",
+       handler="lifecycle.status"),
+    _c("meeting", "help", "/meeting help", "List every command.", handler="lifecycle.show_help"),
+    _c("meeting", "here", "/meeting here", "Sign the roll call for the next meeting.",
+       handler="people.here"),
     _c("meeting", "profile", "/meeting profile <name> / <institution> / <github>",
        "Set your roll-call line, e.g. /meeting profile Min RK / Simula / @minrk.",
-       Param("profile", "profile", description="name / institution / github")),
-    _c("meeting", "chair", "/meeting chair @user", "Set the chair of the next meeting.", _USER),
+       Param("profile", "profile", description="name / institution / github"), handler="people.profile"),
+    _c("meeting", "chair", "/meeting chair @user", "Set the chair of the next meeting.", _USER,
+       handler="people.appoint"),
     _c("meeting", "notetaker", "/meeting notetaker @user",
-       "Set the notetaker of the next meeting.", _USER),
+       "Set the notetaker of the next meeting.", _USER, handler="people.appoint"),
     _c("meeting", "remind", "/meeting remind",
-       "Post the call for updates now: replies in its thread are quick updates."),
-    _c("meeting", "compile", "/meeting compile", "Compile the notes and post the digest now."),
+       "Post the call for updates now: replies in its thread are quick updates.",
+       handler="lifecycle.remind"),
+    _c("meeting", "compile", "/meeting compile", "Compile the notes and post the digest now.",
+       handler="lifecycle.compile_now"),
     _c("meeting", "start", "/meeting start",
        "Start the live meeting: each agenda item is posted, replies under it are its notes.",
-       chair_only=True),
+       handler="lifecycle.start", chair_only="start the meeting"),
     _c("meeting", "end", "/meeting end",
-       "End the meeting: compile, archive and carry unfinished items over.", chair_only=True),
+       "End the meeting: compile, archive and carry unfinished items over.",
+       handler="lifecycle.end", chair_only="end the meeting"),
     _c("meeting", "action", "/meeting action @user <text>", "Record an action item.",
-       _USER, _TEXT),
+       _USER, _TEXT, handler="lifecycle.action"),
     _c("meeting", "skip", "/meeting skip", "Skip the next meeting (a short notice is posted).",
-       chair_only=True),
+       handler="lifecycle.skip", chair_only="skip a meeting"),
     _c("meeting", "cancel", "/meeting cancel", "Cancel the next meeting (a short notice is posted).",
-       chair_only=True),
+       handler="lifecycle.skip", chair_only="cancel a meeting"),
 )
 
 GROUPS: tuple[str, ...] = tuple(dict.fromkeys(c.group for c in COMMANDS))

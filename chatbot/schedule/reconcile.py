@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import select
 
-from chatbot.meetings.engine import Refusal
+from chatbot.meetings.context import Refusal
 from chatbot.schedule.plan import DAY, PlannedSend, destinations, plan, plan_occurrence, planned_kind
 from chatbot.schedule.series import Occurrence, Series
 from chatbot.storage import outbox
