@@ -15,13 +15,13 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
-from typing import Protocol
 
 from sqlalchemy import Engine, and_, func, not_, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from chatbot.events import Delivered, Post
+from chatbot.ports import Delivery
 from chatbot.storage.models import KeyValue, Outbox
 from chatbot.storage.store import session_scope
 
@@ -36,12 +36,6 @@ LOOKAHEAD = 1.0
 # A post that would leave later than this after its slot (it took long to get ready) takes a fresh
 # one: another process may already hold the slot after it.
 LATE = 0.005
-
-
-class Delivery(Protocol):
-    """One platform's way of posting; an adapter implements it."""
-
-    async def post(self, post: Post) -> Delivered: ...
 
 
 @dataclass(frozen=True)

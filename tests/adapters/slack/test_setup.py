@@ -34,7 +34,7 @@ def test_the_adapter_refuses_to_build_without_credentials(tmp_path):
     settings = load_settings(database_url=f"sqlite:///{tmp_path}/bot.db")
     runtime = build_runtime(settings, ["slack"], config=parse_config(SERIES))
     with pytest.raises(SlackSetupError, match="SLACK_BOT_TOKEN is missing"):
-        create(runtime)
+        create(runtime.port("slack"))
 
 
 @pytest.mark.parametrize("mode, wrong, named", [
@@ -47,7 +47,7 @@ async def test_refused_tokens_fail_at_start(fake, tmp_path, mode, wrong, named):
                       else {"slack_signing_secret": fake.signing_secret}), **wrong}
     settings = load_settings(database_url=f"sqlite:///{tmp_path}/bot.db", slack_api_url=fake.base_url,
                              **credentials)
-    adapter = create(build_runtime(settings, ["slack"], config=parse_config(SERIES)), port=0)
+    adapter = create(build_runtime(settings, ["slack"], config=parse_config(SERIES)).port("slack"), port=0)
     with pytest.raises(SlackSetupError) as raised:
         await adapter.start()
     await adapter.close()
