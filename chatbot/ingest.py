@@ -236,7 +236,10 @@ class Ingest:
         self.handled += len(batch)
         for (_, then), answers in zip(batch, results):
             _answer(then, answers)
-        self._changed()  # a late reply queues an edit of the digest and a notice
+        try:
+            self._changed()  # a late reply queues an edit of the digest and a notice
+        except Exception:
+            log.exception("%s: asking for the outbox to be delivered failed", self.platform)
 
     def _apply_all(self, work: list[Incoming | _History]) -> list[list[Answer] | None]:
         """Runs in a worker thread: claim each event once, then apply the new ones in order;
