@@ -173,7 +173,7 @@ class Ingest:
                  and entry.event.place.thread not in self._known}
         held = False
         for thread in fresh:
-            if await asyncio.to_thread(self.engine.knows_post, self.platform, thread):
+            if await self._knows(thread):
                 self._remember(thread)
                 continue
             self._held[thread] = []
@@ -195,25 +195,26 @@ class Ingest:
     async def _await_record(self, thread: str) -> None:
         loop = asyncio.get_running_loop()
         delay, deadline = 0.005, loop.time() + self.batching.record_wait
-        try:
-            while True:
-                await asyncio.sleep(delay)
-                if await asyncio.to_thread(self.engine.knows_post, self.platform, thread):
-                    break
-                if loop.time() > deadline:
-                    log.warning("%s: the post that opened thread %s is still not recorded",
-                                self.platform, thread)
-                    break
-                delay = min(delay * 2, 0.25)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # the database is unreachable: the events go on and say so if they fail
-            log.exception("%s: looking for the post of thread %s failed", self.platform, thread)
+        while True:
+            await asyncio.sleep(delay)
+            if await self._knows(thread):
+                break
+            if loop.time() > deadline:
+                log.warning("%s: the post that opened thread %s is still not recorded", self.platform, thread)
+                break
+            delay = min(delay * 2, 0.25)
         self._remember(thread)
         # They arrived before anything still waiting, so they go first.
         self._queue.extendleft(reversed(self._held.pop(thread)))
         self._arrived.set()
         self._check_quiet()
+
+    async def _knows(self, thread: str) -> bool:
+        try:
+            return await asyncio.to_thread(self.engine.knows_post, self.platform, thread)
+        except Exception:  # the database is unreachable for now: look again later
+            log.exception("%s: looking for the post of thread %s failed", self.platform, thread)
+            return False
 
     def _remember(self, thread: str) -> None:
         self._known[thread] = None
