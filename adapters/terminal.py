@@ -14,7 +14,8 @@ import sys
 import uuid
 from typing import TextIO
 
-from chatbot.events import TERMINAL, Actor, Answer, CommandCall, Delivered, Event, Place, Post, Reply
+from chatbot.events import TERMINAL, Actor, Answer, CommandCall, Delivered, Place, Post, Reply
+from chatbot.ports import Core, Events, Incoming
 
 _HANDLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _MENTION = re.compile(r"(?<![\w<@])@(?!(?:channel|here|everyone)\b)([A-Za-z0-9][A-Za-z0-9_.-]*)")
@@ -49,15 +50,15 @@ class TerminalDelivery:
 class TerminalAdapter:
     platform = TERMINAL
 
-    def __init__(self, runtime, *, series_id: str | None = None, speaker: str | None = None,
+    def __init__(self, core: Core, *, series_id: str | None = None, speaker: str | None = None,
                  input: TextIO | None = None, output: TextIO | None = None) -> None:
-        self.runtime = runtime
-        self.engine = runtime.engine
-        self.series_id = series_id or runtime.config.series[0].id
+        self.core = core
+        self.series_id = series_id or core.channels()[0]
         self.speaker = speaker or _default_handle()
         self.input = input or sys.stdin
         self.output = output or sys.stdout
         self.delivery = TerminalDelivery(self.output)
+        self.events: Events | None = None
         # Reply ids must stay unique across sessions that share one database.
         self._session = uuid.uuid4().hex[:8]
         self._lines = itertools.count(1)
@@ -65,45 +66,58 @@ class TerminalAdapter:
     def say(self, text: str, ok: bool = True) -> None:
         print(render(text) if ok else f"✗ {render(text)}", file=self.output, flush=True)
 
-    def to_event(self, line: str) -> Event | Answer | None:
-        """A typed line as an event, or the answer to a terminal-only command."""
+    def to_event(self, line: str) -> CommandCall | Answer | str | None:
+        """A typed line as a command, the answer to a terminal-only command, or (a plain string)
+        the text of a reply in the open thread."""
         line = line.strip()
         if not line:
             return None
+        if not line.startswith("/"):
+            return line
         actor = Actor(TERMINAL, self.speaker, self.speaker)
         place = Place(TERMINAL, self.series_id)
-        if line.startswith("/"):
-            word, _, rest = line[1:].partition(" ")
-            if word == "as":
-                handle = rest.strip().lstrip("@")
-                if not _HANDLE.fullmatch(handle):
-                    return Answer("Write `/as <handle>`, like `/as minrk` (letters, digits, . _ -).",
-                                  ok=False)
-                self.speaker = handle
-                return Answer(f"Now speaking as {handle}.")
-            if word == "meeting" and rest.split(" ", 1)[0] == "profile":
-                return CommandCall(actor, place, word, rest)  # "@handle" there is a GitHub handle
-            return CommandCall(actor, place, word, _MENTION.sub(r"<@\1>", rest))
-        thread = self.engine.open_thread(self.series_id, TERMINAL)
+        word, _, rest = line[1:].partition(" ")
+        if word == "as":
+            handle = rest.strip().lstrip("@")
+            if not _HANDLE.fullmatch(handle):
+                return Answer("Write `/as <handle>`, like `/as minrk` (letters, digits, . _ -).", ok=False)
+            self.speaker = handle
+            return Answer(f"Now speaking as {handle}.")
+        if word == "meeting" and rest.split(" ", 1)[0] == "profile":
+            return CommandCall(actor, place, word, rest)  # "@handle" there is a GitHub handle
+        return CommandCall(actor, place, word, _MENTION.sub(r"<@\1>", rest))
+
+    async def _reply(self, text: str) -> Reply | Answer:
+        thread = await self.core.updates_thread(self.series_id)
         if thread is None:
             return Answer("No call for updates is open, so this line was not saved. "
                           "`/meeting remind` opens one; `/update <text>` works any time.", ok=False)
-        return Reply(actor, Place(TERMINAL, self.series_id, thread), f"{self._session}-{next(self._lines)}", line)
+        return Reply(Actor(TERMINAL, self.speaker, self.speaker), Place(TERMINAL, self.series_id, thread),
+                     f"{self._session}-{next(self._lines)}", text)
 
     async def handle_line(self, line: str) -> None:
         event = self.to_event(line)
+        if isinstance(event, str):
+            event = await self._reply(event)
         if event is None:
             return
-        answers = [event] if isinstance(event, Answer) else await asyncio.to_thread(self.engine.handle, event)
+        answers = [event] if isinstance(event, Answer) else await self.events.submit(Incoming(event))
         for answer in answers:
             self.say(answer.text, answer.ok)
-        await self.runtime.dispatcher.deliver_due()
+        await self.core.settle()
 
     async def run(self) -> None:
         interactive = self.input.isatty()
         if interactive:
             self.say(f"Meeting bot for {self.series_id}, speaking as {self.speaker}. "
                      "`/meeting help` lists the commands; Ctrl-D quits.")
+        self.events = self.core.events()
+        try:
+            await self._read_lines()
+        finally:
+            await self.events.close()
+
+    async def _read_lines(self) -> None:
         pending = ""
         while True:
             line = await asyncio.to_thread(self.input.readline)
@@ -130,5 +144,5 @@ def _default_handle() -> str:
     return name if _HANDLE.fullmatch(name) else "me"
 
 
-def create(runtime, **options) -> TerminalAdapter:
-    return TerminalAdapter(runtime, **options)
+def create(core: Core, **options) -> TerminalAdapter:
+    return TerminalAdapter(core, **options)

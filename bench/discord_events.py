@@ -31,7 +31,8 @@ import discord  # noqa: E402
 from sqlalchemy import func  # noqa: E402
 from sqlmodel import select  # noqa: E402
 
-from adapters.discord.bot import PERMISSIONS, create, intents  # noqa: E402
+from adapters.discord.bot import create  # noqa: E402
+from adapters.discord.setup import PERMISSIONS, intents  # noqa: E402
 from chatbot.app import build_runtime  # noqa: E402
 from chatbot.storage.models import Update  # noqa: E402
 from chatbot.schedule.config import parse_config  # noqa: E402
@@ -98,7 +99,7 @@ async def bot_round(fake: FakeDiscord, runtime, thread: int, people: list[int], 
         with session_scope(runtime.db) as session:
             return session.exec(select(func.count()).select_from(Update)).one()
 
-    adapter = create(runtime, guild_ready_timeout=0.05)
+    adapter = create(runtime.port("discord"), guild_ready_timeout=0.05)
     runtime.connect({"discord": adapter.delivery})
     task = asyncio.create_task(adapter.run())
     try:
@@ -151,7 +152,7 @@ async def main(events: int, people_count: int, rounds: int, database: str) -> No
 
 async def open_thread(fake: FakeDiscord, runtime, guild: int, channel: int, person: int) -> int:
     """The call for updates, posted by the bot itself: replies in its thread are updates."""
-    adapter = create(runtime, guild_ready_timeout=0.05)
+    adapter = create(runtime.port("discord"), guild_ready_timeout=0.05)
     runtime.connect({"discord": adapter.delivery})
     task = asyncio.create_task(adapter.run())
     try:

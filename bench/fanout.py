@@ -82,7 +82,7 @@ async def through_the_bot(fake: FakeSlack, series: int, database: str, folder: P
                              slack_api_url=fake.base_url)
     clock = Clock(DUE - timedelta(hours=1))
     runtime = build_runtime(settings, ["slack"], clock=clock, config=parse_config(config(series)))
-    adapter = create(runtime)  # its delivery only: nothing needs to reach the bot here
+    adapter = create(runtime.port("slack"))  # its delivery only: nothing needs to reach the bot here
     runtime.connect({"slack": adapter.delivery})
     await runtime.scheduler.step()  # plans every series; nothing is due yet
     await runtime.dispatcher.idle()

@@ -104,13 +104,13 @@ def stored(runtime) -> int:
         return session.exec(select(func.count()).select_from(Update)).one()
 
 
-async def open_thread(fake: FakeSlack, adapter, url: str) -> str:
+async def open_thread(fake: FakeSlack, runtime, adapter, url: str) -> str:
     form = fake.slash_command("/meeting", "remind", "U0", CHANNEL)
     status, _ = await fake.post_to_app(url, form=form)
     assert status == 200
     (parent,) = await fake.wait_for_messages(CHANNEL)
     await adapter.idle()
-    assert adapter.engine.knows_post("slack", parent["ts"])
+    assert runtime.engine.knows_post("slack", parent["ts"])
     return parent["ts"]
 
 
@@ -131,13 +131,13 @@ async def main(count: int, concurrency: int, people_count: int, rounds: int, dat
                                      slack_signing_secret=fake.signing_secret, slack_api_url=fake.base_url,
                                      log_level="WARNING")
             runtime = build_runtime(settings, ["slack"], config=parse_config(CONFIG))
-            adapter = create(runtime, host="127.0.0.1", port=0)
+            adapter = create(runtime.port("slack"), host="127.0.0.1", port=0)
             runtime.connect({"slack": adapter.delivery})
             await adapter.start()
             bot_url = f"http://127.0.0.1:{adapter.port}/slack/events"
             bare_runner, bare_url = await serve(bare_app(fake).web_app())
             try:
-                thread = await open_thread(fake, adapter, bot_url)
+                thread = await open_thread(fake, runtime, adapter, bot_url)
                 # One warm-up request each: bolt's auth.test and the first users.info look-ups.
                 await fire(bare_url, requests(fake, thread, people, people_count, 0), concurrency)
                 await fire(bot_url, requests(fake, thread, people, people_count, 0), concurrency)

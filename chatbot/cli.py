@@ -12,6 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from chatbot import app as composition
+from chatbot.ports import StartupError
 from chatbot.storage import archive as notes_archive
 from chatbot.storage import store
 from chatbot.schedule.calendar import to_ics
@@ -86,13 +87,12 @@ def run(config: ConfigOption = None,
     options = {"series_id": series, "speaker": speaker} if platforms == ["terminal"] else {}
     try:
         asyncio.run(_run(runtime, platforms, options))
-    except composition.StartupError as error:
+    except StartupError as error:
         fail(str(error))
 
 
 async def _run(runtime, platforms, options) -> None:
-    adapters = [composition.adapter_factory(p)(runtime, **options) for p in platforms]
-    runtime.connect({a.platform: a.delivery for a in adapters})
+    adapters = composition.create_adapters(runtime, platforms, **options)
     # A piped terminal session is a script that ends at EOF: scheduled posts would interleave
     # with its output, so only a person at a terminal gets them.
     scheduler = runtime.scheduler if platforms != ["terminal"] or sys.stdin.isatty() else None
@@ -150,9 +150,8 @@ def demo():
                                     archive_dir=Path(folder) / "archive",
                                     config_path=Path(folder) / "none.toml")
         runtime = runtime_or_exit(settings, ["terminal"])
-        adapter = composition.adapter_factory("terminal")(
-            runtime, input=io.StringIO(DEMO_SCRIPT), output=sys.stdout)
-        runtime.connect({"terminal": adapter.delivery})
+        (adapter,) = composition.create_adapters(runtime, ["terminal"], input=io.StringIO(DEMO_SCRIPT),
+                                                 output=sys.stdout)
         asyncio.run(adapter.run())
 
 
@@ -228,6 +227,19 @@ def upgrade():
     typer.echo("database is up to date")
 
 
+class PluginHost:
+    """What a `chatbot.cli` plugin receives (chatbot.ports.CommandLine)."""
+
+    def settings(self, config: Path | None = None):
+        return settings_or_exit(config)
+
+    def fail(self, message: str):
+        fail(message)
+
+    def values(self, settings):
+        return composition.stored_values(settings)
+
+
 def register_plugins() -> None:
     """Adapters add their own commands (`chatbot discord-sync`) through `chatbot.cli` entry points."""
     from importlib.metadata import entry_points
@@ -237,7 +249,7 @@ def register_plugins() -> None:
             register = plugin.load()
         except ImportError:  # an adapter that is not built yet or lacks its dependencies
             continue
-        register(cli)
+        register(cli, PluginHost())
 
 
 def main() -> None:

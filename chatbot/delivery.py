@@ -9,12 +9,12 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timezone
-from typing import Protocol
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from chatbot.events import Delivered, Post
+from chatbot.events import Post
+from chatbot.ports import Delivery
 from chatbot.storage.models import Outbox, OutboxStatus
 from chatbot.storage.outbox import Claim, claim, mark_failed, mark_sent
 from chatbot.storage.pacing import LATE, LOOKAHEAD, PACES, Pace, reserve
@@ -23,12 +23,6 @@ from chatbot.storage.store import session_scope
 log = logging.getLogger(__name__)
 
 Render = Callable[[Session, Outbox], Post]  # an outbox row as it reads now
-
-
-class Delivery(Protocol):
-    """One platform's way of posting; an adapter implements it."""
-
-    async def post(self, post: Post) -> Delivered: ...
 
 
 def _utc(moment: datetime) -> datetime:

@@ -12,13 +12,19 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+import discord
+
 from chatbot.commands import COMMANDS, GROUPS, MAX_TEXT, Command, Param, UsageError, lookup
 from chatbot.events import DISCORD, Actor, CommandCall, Place, Reply, ReplyDeleted, ReplyEdited
 
 # Discord needs a subcommand where the table has a group's own action (`/meeting` alone).
 GROUP_ACTION = "status"
 
-SUB_COMMAND, STRING, INTEGER, USER = 1, 3, 4, 6
+SUB_COMMAND = discord.AppCommandOptionType.subcommand.value
+STRING = discord.AppCommandOptionType.string.value
+INTEGER = discord.AppCommandOptionType.integer.value
+USER = discord.AppCommandOptionType.user.value
+SLASH = discord.AppCommandType.chat_input.value
 GUILD_ONLY = [0]  # interaction context: guilds, never DMs (a series lives in a channel)
 
 _USER_MENTION = re.compile(r"<@!?(\d{1,20})>")
@@ -78,7 +84,7 @@ def command_tree() -> list[dict]:
     tree = []
     for group in GROUPS:
         entries = [c for c in COMMANDS if c.group == group]
-        base: dict[str, Any] = {"type": 1, "name": group, "contexts": GUILD_ONLY,
+        base: dict[str, Any] = {"type": SLASH, "name": group, "contexts": GUILD_ONLY,
                                 "integration_types": [0]}
         if len(entries) == 1 and not entries[0].name:
             base.update(description=_short(entries[0].help), options=_command_options(entries[0]))
@@ -219,5 +225,61 @@ def to_edit(*, author_id: int | None, author_name: str, parent_id: int | None, t
                        free_text(content, users, roles, channels), actor)
 
 
+def edit_to_event(payload: discord.RawMessageUpdateEvent, parent_id: int | None) -> ReplyEdited | None:
+    """A person's edit of their message; None when a link preview or a flag changed, not the
+    words, and for bots' and webhooks' messages."""
+    data = payload.data
+    if "content" not in data or data.get("edited_timestamp") is None:
+        return None
+    message = payload.message
+    if message.author.bot or message.webhook_id is not None:
+        return None
+    return to_edit(author_id=message.author.id, author_name=message.author.display_name,
+                   parent_id=parent_id, thread_id=payload.channel_id, message_id=payload.message_id,
+                   content=content(message), **mention_names(message))
+
+
 def to_delete(*, parent_id: int | None, thread_id: int, message_id: int) -> ReplyDeleted:
     return ReplyDeleted(Place(DISCORD, str(parent_id or ""), str(thread_id)), str(message_id))
+
+
+_PEOPLES_MESSAGES = (discord.MessageType.default, discord.MessageType.reply)
+_NO_NAMES: Mapping[int, str | None] = MappingProxyType({})
+
+
+def from_a_person(message: discord.Message) -> bool:
+    """Not a bot's, a webhook's or a system message."""
+    return (not message.author.bot and message.webhook_id is None
+            and message.type in _PEOPLES_MESSAGES)
+
+
+def message_to_reply(message: discord.Message, parent_id: int | None,
+                     names: Mapping[int, str | None] = _NO_NAMES) -> Reply | None:
+    """A person's message in a thread; None for bots', webhooks' and system messages.
+    `names` replaces the names the message carries for its author and the people it mentions
+    (a message read from history has no members, so its names are not server nicknames)."""
+    if not from_a_person(message):
+        return None
+    return to_reply(
+        author_id=message.author.id, author_name=names.get(message.author.id) or message.author.display_name,
+        parent_id=parent_id, thread_id=message.channel.id, message_id=message.id,
+        content=content(message), **mention_names(message, names))
+
+
+def content(message: discord.Message) -> str:
+    """The text, with any attached files as links so that a screenshot update is kept too."""
+    if not message.attachments:
+        return message.content
+    return "\n".join([message.content, *(a.url for a in message.attachments)]).strip()
+
+
+def mention_names(message: discord.Message, names: Mapping[int, str | None] = _NO_NAMES) -> dict:
+    """The names of the people, roles and channels a message mentions, for `free_text`."""
+    if "<" not in message.content:
+        return {}
+    return dict(
+        users={str(u.id): names.get(u.id) or u.display_name for u in message.mentions},
+        roles={str(r.id): r.name for r in message.role_mentions},
+        channels={str(c.id): c.name for c in message.channel_mentions
+                  if isinstance(c, discord.abc.GuildChannel)},
+    )

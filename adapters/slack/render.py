@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from chatbot.events import Post, SendKind
 from chatbot.text.markdown import neutralise
+from chatbot.text.split import split
 
 # Slack documents 3,000 characters per section, 50 blocks and 40,000 characters of text, but has
 # refused messages well below the documented totals (msg_blocks_too_long), so stay clear of them.
@@ -89,40 +90,6 @@ def mrkdwn(text: str) -> str:
     return "".join(out)
 
 
-def _cut(line: str, limit: int) -> tuple[str, str]:
-    """Split an over-long line at a space, never inside a `<...>` construct."""
-    head = line[:limit]
-    cut = head.rfind(" ")
-    if cut < limit // 2:
-        cut = limit
-    opened = head.rfind("<", 0, cut)
-    if opened > head.rfind(">", 0, cut) and opened > 0:
-        cut = opened
-    return line[:cut].rstrip(), line[cut:].lstrip()
-
-
-def chunks(text: str, limit: int = SECTION_CHARS) -> list[str]:
-    """Text in pieces of at most `limit` characters, split at line ends where possible."""
-    pieces: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        while len(line) > limit:
-            head, line = _cut(line, limit)
-            if current:
-                pieces.append(current)
-                current = ""
-            pieces.append(head)
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            pieces.append(current)
-            current = line
-        else:
-            current = candidate
-    if current.strip():
-        pieces.append(current)
-    return [p for p in pieces if p.strip()] or [text[:limit] or " "]
-
-
 @dataclass(frozen=True)
 class Message:
     """One chat.postMessage / chat.update worth of content."""
@@ -140,7 +107,7 @@ def block_messages(text: str) -> list[Message]:
     messages: list[Message] = []
     blocks: list[dict] = []
     size = 0
-    for piece in chunks(text):
+    for piece in split(text, SECTION_CHARS) or [" "]:
         if blocks and (len(blocks) >= MAX_BLOCKS or size + len(piece) > MESSAGE_BLOCK_CHARS):
             messages.append(_with_fallback(blocks))
             blocks, size = [], 0
@@ -154,12 +121,12 @@ def _with_fallback(blocks: list[dict]) -> Message:
     """The top-level text shown in notifications: the start of the blocks' text."""
     text = "\n".join(b["text"]["text"] for b in blocks)
     if len(text) > FALLBACK_CHARS:
-        text = chunks(text, FALLBACK_CHARS - 1)[0] + "…"
+        text = split(text, FALLBACK_CHARS - 1)[0] + "…"
     return Message(text, tuple(blocks))
 
 
 def text_messages(text: str) -> list[Message]:
-    return [Message(piece) for piece in chunks(text, MESSAGE_TEXT_CHARS)]
+    return [Message(piece) for piece in split(text, MESSAGE_TEXT_CHARS) or [" "]]
 
 
 def render(post: Post) -> list[Message]:

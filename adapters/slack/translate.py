@@ -137,42 +137,56 @@ def _thread_of(message: Mapping) -> str | None:
     return thread if thread and thread != message.get("ts") else None
 
 
-def message_to_event(event: Mapping, names: Mapping[str, str] = _NO_NAMES) -> Event | None:
-    """A `message` event as a Reply, ReplyEdited or ReplyDeleted; None when it is not a person
-    writing in a thread (bots, top-level messages, joins and other housekeeping)."""
-    channel = str(event.get("channel", ""))
+def message_kind(event: Mapping) -> type[Event] | None:
+    """Which core event a `message` event becomes: known before any name is looked up, so that
+    names are fetched only for what the core will get. None when it is not a person writing in a
+    thread (bots, top-level messages, joins and other housekeeping)."""
     subtype = event.get("subtype")
     if subtype == "message_changed":
         message = event.get("message") or {}
-        thread = _thread_of(message)
-        if not thread or not _from_person(message):
+        if not _thread_of(message) or not _from_person(message):
             return None
         before = (event.get("previous_message") or {}).get("text")
         if before is not None and before == message.get("text"):
             return None  # an unfurl or a reply count changed, not the words
-        user = str(message["user"])
-        return ReplyEdited(place=Place(SLACK, channel, thread), message_id=str(message["ts"]),
-                           text=free_text(message.get("text", ""), names),
-                           actor=Actor(SLACK, user, names.get(user, "")))
+        return ReplyEdited
     if subtype == "message_deleted":
         previous = event.get("previous_message") or {}
         if previous.get("bot_id") or previous.get("subtype") == "bot_message":
             return None
-        if previous and not _thread_of(previous):
-            return None
+        return None if previous and not _thread_of(previous) else ReplyDeleted
+    return Reply if _is_reply(event) else None
+
+
+def message_to_event(event: Mapping, names: Mapping[str, str] = _NO_NAMES) -> Event | None:
+    """A `message` event as a Reply, ReplyEdited or ReplyDeleted (see `message_kind`)."""
+    channel = str(event.get("channel", ""))
+    kind = message_kind(event)
+    if kind is ReplyEdited:
+        message = event["message"]
+        user = str(message["user"])
+        return ReplyEdited(place=Place(SLACK, channel, _thread_of(message)), message_id=str(message["ts"]),
+                           text=free_text(message.get("text", ""), names),
+                           actor=Actor(SLACK, user, names.get(user, "")))
+    if kind is ReplyDeleted:
+        previous = event.get("previous_message") or {}
         return ReplyDeleted(place=Place(SLACK, channel, _thread_of(previous)),
                             message_id=str(event.get("deleted_ts", "")))
-    return message_to_reply(channel, event, names)
+    return message_to_reply(channel, event, names) if kind is Reply else None
+
+
+def _is_reply(message: Mapping) -> bool:
+    return (_thread_of(message) is not None and message.get("subtype") in _PERSON_SUBTYPES
+            and _from_person(message))
 
 
 def message_to_reply(channel: str, message: Mapping, names: Mapping[str, str] = _NO_NAMES) -> Reply | None:
     """A new message (a `message` event, or one of conversations.replies' messages) as a Reply;
     None when it is not a person writing in a thread (the thread's opening post, bots, joins)."""
-    thread = _thread_of(message)
-    if thread is None or message.get("subtype") not in _PERSON_SUBTYPES or not _from_person(message):
+    if not _is_reply(message):
         return None
     user = str(message["user"])
-    return Reply(actor=Actor(SLACK, user, names.get(user, "")), place=Place(SLACK, channel, thread),
+    return Reply(actor=Actor(SLACK, user, names.get(user, "")), place=Place(SLACK, channel, _thread_of(message)),
                  message_id=str(message["ts"]), text=free_text(message.get("text", ""), names))
 
 

@@ -29,7 +29,7 @@ class Bot:
         self.runtime = runtime
         self.engine = runtime.engine
         self.output = io.StringIO()
-        self.adapter = TerminalAdapter(runtime, input=io.StringIO(), output=self.output)
+        self.adapter = TerminalAdapter(runtime.port("terminal"), input=io.StringIO(), output=self.output)
         runtime.connect({"terminal": self.adapter.delivery})
 
     def say(self, *lines: str) -> str:

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
-from adapters.discord.bot import PERMISSIONS, DiscordAdapter, create
+from adapters.discord.bot import DiscordAdapter, create
+from adapters.discord.setup import PERMISSIONS
 from chatbot.app import build_runtime
 from chatbot.schedule.config import parse_config
 from chatbot.settings import load_settings
@@ -118,7 +119,7 @@ async def start_bot(fake: FakeDiscord, world: World, tmp_path, *, config: str | 
                              discord_gateway_url=fake.gateway_url)
     runtime = build_runtime(settings, list(platforms), clock=clock or Clock(NOW),
                             config=parse_config(config or world.config()))
-    adapter = create(runtime, guild_ready_timeout=0.05)
+    adapter = create(runtime.port("discord"), guild_ready_timeout=0.05)
     runtime.connect({adapter.platform: adapter.delivery})
     task = asyncio.create_task(adapter.run())
     ready = asyncio.create_task(adapter.ready.wait())

@@ -10,13 +10,14 @@ import typer
 from typer.testing import CliRunner
 
 from adapters.discord.cli import register
+from chatbot.cli import PluginHost
 from adapters.discord.translate import command_tree
 from chatbot.storage.store import create_db_engine, get_value, session_scope
 
 
 def _app() -> typer.Typer:
     app = typer.Typer()
-    register(app)
+    register(app, PluginHost())
     return app
 
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from chatbot.app import StartupError
+from chatbot.ports import StartupError
 from chatbot.events import Post
 from chatbot.storage.models import Outbox, Report, Update
 from tests.adapters.discord.conftest import TIMEOUT, start_bot

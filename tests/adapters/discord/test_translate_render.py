@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from adapters.discord import translate
-from adapters.discord.render import MAX_MESSAGE, render, split
+from adapters.discord.render import MAX_MESSAGE, render
 from chatbot import commands
 from chatbot.commands import COMMANDS, UsageError
 from chatbot.events import Actor, Place
@@ -127,15 +127,3 @@ def test_long_text_is_split_between_lines():
     assert len(parts) == 4 and all(len(p) <= MAX_MESSAGE for p in parts)
     assert "\n".join(parts).splitlines() == lines
     assert render("") == [] and render("\n \n") == []
-
-
-def test_a_line_longer_than_a_message_is_broken_at_spaces():
-    parts = split("word " * 1000)
-    assert all(len(p) <= MAX_MESSAGE for p in parts) and " ".join(parts).split() == ["word"] * 1000
-
-
-def test_a_code_block_cut_in_two_is_closed_and_reopened():
-    text = "intro\n```\n" + "\n".join(f"line {n} " + "y" * 50 for n in range(60)) + "\n```\nafter"
-    parts = split(text)
-    assert len(parts) == 2 and all(len(p) <= MAX_MESSAGE for p in parts)
-    assert parts[0].endswith("\n```") and parts[1].startswith("```\n") and parts[1].endswith("```\nafter")

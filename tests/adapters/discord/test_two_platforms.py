@@ -31,8 +31,8 @@ async def test_one_series_on_slack_and_discord_makes_one_set_of_notes(fake, worl
             discord_gateway_url=fake.gateway_url, slack_bot_token=slack.bot_token,
             slack_signing_secret=slack.signing_secret, slack_api_url=slack.base_url)
         runtime = build_runtime(settings, ["slack", "discord"], clock=Clock(NOW), config=parse_config(config))
-        on_slack = create_slack(runtime, host="127.0.0.1", port=0)
-        on_discord = create_discord(runtime, guild_ready_timeout=0.05)
+        on_slack = create_slack(runtime.port("slack"), host="127.0.0.1", port=0)
+        on_discord = create_discord(runtime.port("discord"), guild_ready_timeout=0.05)
         runtime.connect({"slack": on_slack.delivery, "discord": on_discord.delivery})
         await on_slack.start()
         task = asyncio.create_task(on_discord.run())

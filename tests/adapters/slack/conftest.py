@@ -102,16 +102,18 @@ class Bot:
             return session.exec(select(func.count()).select_from(model)).one()
 
 
-def new_bot(fake: FakeSlack, tmp_path, mode: str, config: str = SERIES, **options) -> Bot:
-    """A bot on the database in tmp_path (kept across restarts), its adapter not started yet."""
+def new_bot(fake: FakeSlack, tmp_path, mode: str, config: str = SERIES, *, adapter: dict | None = None,
+            **options) -> Bot:
+    """A bot on the database in tmp_path (kept across restarts), its adapter not started yet;
+    `adapter` holds options for the adapter, the others are the runtime's."""
     credentials = ({"slack_app_token": fake.app_token} if mode == "socket"
                    else {"slack_signing_secret": fake.signing_secret})
     settings = load_settings(database_url=f"sqlite:///{tmp_path}/bot.db", archive_dir=tmp_path / "archive",
                              slack_bot_token=fake.bot_token, slack_api_url=fake.base_url, **credentials)
     runtime = build_runtime(settings, ["slack"], config=parse_config(config), **options)
-    adapter = create(runtime, host="127.0.0.1", port=0)
-    runtime.connect({adapter.platform: adapter.delivery})
-    return Bot(fake, runtime, adapter, mode)
+    slack = create(runtime.port("slack"), host="127.0.0.1", port=0, **(adapter or {}))
+    runtime.connect({slack.platform: slack.delivery})
+    return Bot(fake, runtime, slack, mode)
 
 
 async def start_bot(fake: FakeSlack, tmp_path, mode: str, config: str = SERIES, **options) -> Bot:

@@ -9,7 +9,6 @@ import logging
 import pytest
 from sqlmodel import select
 
-from adapters.slack import app as slack_app
 from chatbot.storage.models import Update
 from chatbot.storage.store import session_scope
 from tests.adapters.slack.conftest import CH, new_bot, start_bot
@@ -31,9 +30,9 @@ def stored(bot) -> list[str]:
 
 
 @pytest.mark.parametrize("mode", ["http", "socket"])
-async def test_what_happened_while_down_is_caught_up_once(fake, tmp_path, monkeypatch, mode):
-    monkeypatch.setattr(slack_app, "THREAD_PAGE", 2)  # the thread comes in pages
-    bot = await start_bot(fake, tmp_path, mode)
+async def test_what_happened_while_down_is_caught_up_once(fake, tmp_path, mode):
+    paged = {"thread_page": 2}  # the thread comes in pages
+    bot = await start_bot(fake, tmp_path, mode, adapter=paged)
     thread = await call_for_updates(bot)
     await bot.reply("USARAH", "kept as is", thread)
     draft = await bot.reply("USIMON", "draft words", thread)
@@ -47,7 +46,7 @@ async def test_what_happened_while_down_is_caught_up_once(fake, tmp_path, monkey
     fake.user_edits(CH, draft["ts"], "edited while away")
     fake.user_deletes(CH, mistake["ts"])
 
-    bot = await start_bot(fake, tmp_path, mode)
+    bot = await start_bot(fake, tmp_path, mode, adapter=paged)
     await bot.adapter.idle()
     assert [bool(c.get("cursor")) for c in fake.calls_to("conversations.replies") if c["channel"] == CH] == [False, True]
     assert stored(bot) == ["edited while away", "kept as is", "posted while away"]
@@ -61,7 +60,7 @@ async def test_what_happened_while_down_is_caught_up_once(fake, tmp_path, monkey
     posts = len(fake.calls_to("chat.postMessage"))
     await bot.adapter.close()
 
-    bot = await start_bot(fake, tmp_path, mode)  # the bot's own notice in the thread is skipped
+    bot = await start_bot(fake, tmp_path, mode, adapter=paged)  # the bot's own notice in the thread is skipped
     await bot.adapter.idle()
     assert notes(bot) == text
     assert (len(fake.updates), len(fake.files), len(fake.calls_to("chat.postMessage"))) == (1, 2, posts)

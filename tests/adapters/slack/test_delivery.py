@@ -9,8 +9,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import select
 
-from adapters.slack import app as slack_app
-from adapters.slack.app import SlackDelivery
+from adapters.slack.delivery import SlackDelivery
 from chatbot.events import Attachment, Post
 from chatbot.storage.models import Outbox
 from chatbot.storage.store import session_scope
@@ -113,9 +112,8 @@ async def test_a_long_digest_is_split_within_slack_limits_and_edited_in_place(fa
     assert len(fake.deleted) == len(delivered.extra_ids)
 
 
-async def test_a_slow_answer_is_acked_at_once_and_follows_by_response_url(fake, tmp_path, monkeypatch):
-    monkeypatch.setattr(slack_app, "ACK_BUDGET", 0.0)
-    bot = await start_bot(fake, tmp_path, "socket")
+async def test_a_slow_answer_is_acked_at_once_and_follows_by_response_url(fake, tmp_path):
+    bot = await start_bot(fake, tmp_path, "socket", adapter={"ack_budget": 0.0})
     try:
         pending = await fake.send_command("/meeting", "here", "UMIN", CH)
         assert (await pending)["payload"]["text"] == "Working on it…"

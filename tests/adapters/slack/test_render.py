@@ -9,7 +9,6 @@ from adapters.slack.render import (
     MESSAGE_BLOCK_CHARS,
     SECTION_CHARS,
     block_messages,
-    chunks,
     mrkdwn,
     render,
 )
@@ -42,16 +41,6 @@ def test_channel_pings_are_neutralised_everywhere():
 
 def test_labels_cannot_end_a_link_early():
     assert mrkdwn("[a|b>c](https://x.org)") == "<https://x.org|a/b&gt;c>"
-
-
-def test_chunks_split_at_lines_and_never_inside_a_link():
-    text = "\n".join(f"line {n} " + "word " * 50 for n in range(200))
-    pieces = chunks(text, 1000)
-    assert all(len(p) <= 1000 for p in pieces) and "\n".join(pieces) == text
-    long_line = ("word " * 150 + "<https://example.org/" + "a" * 60 + "|label> ") * 3
-    pieces = chunks(long_line, 1000)
-    assert all(len(p) <= 1000 for p in pieces)
-    assert all(p.count("<") == p.count(">") for p in pieces)
 
 
 def test_block_messages_stay_inside_slack_limits():

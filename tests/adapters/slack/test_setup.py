@@ -34,7 +34,7 @@ def test_the_adapter_refuses_to_build_without_credentials(tmp_path):
     settings = load_settings(database_url=f"sqlite:///{tmp_path}/bot.db")
     runtime = build_runtime(settings, ["slack"], config=parse_config(SERIES))
     with pytest.raises(SlackSetupError, match="SLACK_BOT_TOKEN is missing"):
-        create(runtime)
+        create(runtime.port("slack"))
 
 
 @pytest.mark.parametrize("mode, wrong, named", [
@@ -48,7 +48,7 @@ async def test_refused_tokens_fail_at_start(fake, tmp_path, mode, wrong, named):
     settings = load_settings(database_url=f"sqlite:///{tmp_path}/bot.db", slack_api_url=fake.base_url,
                              **credentials)
     runtime = build_runtime(settings, ["slack"], config=parse_config(SERIES))
-    adapter = create(runtime, port=0)
+    adapter = create(runtime.port("slack"), port=0)
     runtime.connect({adapter.platform: adapter.delivery})
     with pytest.raises(SlackSetupError) as raised:
         await adapter.start()
