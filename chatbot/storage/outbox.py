@@ -36,8 +36,10 @@ def enqueue(session: Session, *, series_id: str, occurrence: date, kind: str, pl
                   channel=channel, due=_utc(due), meeting_id=meeting_id, thread_of=thread_of,
                   status=OutboxStatus.PENDING, attempts=0, error="", extra_ids="", needs_edit=False,
                   expires=_utc(expires) if expires else None, claimed_by="")
-    statement = insert_for(session)(Outbox).values(**values).on_conflict_do_nothing()
-    return session.exec(statement).rowcount == 1
+    # RETURNING, not rowcount: psycopg reports -1 for an insert SQLAlchemy gives RETURNING itself.
+    statement = (insert_for(session)(Outbox).values(**values).on_conflict_do_nothing()
+                 .returning(Outbox.id))
+    return session.exec(statement).first() is not None
 
 
 def cancel_pending(session: Session, meeting_id: int) -> None:

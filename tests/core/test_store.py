@@ -96,3 +96,17 @@ def test_insert_rows_stores_what_the_orm_would(database_url):
             store.insert_rows(session, models.Update.__table__, [dict(rows[1], message_id="new"), duplicate])
     with store.session_scope(engine) as session:
         assert len(session.exec(select(models.Update)).all()) == len(stored)  # nothing of that batch
+
+
+def test_enqueue_says_whether_it_added_the_post(database_url):
+    from chatbot.storage import outbox
+
+    engine = store.create_db_engine(database_url)
+    store.upgrade(engine)
+    key = dict(series_id="hubs", occurrence=date(2026, 12, 15), kind="call_for_updates",
+               platform="slack", channel="C1", due=datetime(2026, 12, 8, tzinfo=timezone.utc))
+    with store.session_scope(engine) as session:
+        assert outbox.enqueue(session, **key) is True
+        assert outbox.enqueue(session, **key) is False  # the same key: nothing added
+    with store.session_scope(engine) as session:
+        assert len(session.exec(select(models.Outbox)).all()) == 1
