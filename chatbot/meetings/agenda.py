@@ -19,7 +19,7 @@ from chatbot.meetings.context import (
 )
 from chatbot.schedule.series import Series
 from chatbot.storage import outbox
-from chatbot.storage.models import AgendaItem, Meeting, Note
+from chatbot.storage.models import AgendaItem, Meeting, MeetingStatus, Note
 from chatbot.text import posts
 from chatbot.text.durations import DEFAULT_ESTIMATE_MINUTES, parse_estimate
 
@@ -136,7 +136,7 @@ def add(ctx: CommandContext) -> Answer:
         lines.append(f"No time estimate, so it counts as {DEFAULT_ESTIMATE_MINUTES} min; "
                      "add one like (~5min) to be exact.")
     lines.append(posts.plan_summary(plan(series, items)))
-    if meeting.status == "live":
+    if meeting.status == MeetingStatus.LIVE:
         post_items(ctx.core, session, series, meeting, [item])
     return Answer("\n".join(lines))
 

@@ -16,7 +16,14 @@ from sqlmodel import Session, select
 from chatbot.commands import Command, Invocation
 from chatbot.events import TERMINAL, Actor, CommandCall, Place
 from chatbot.schedule.series import Config, Occurrence, Series
-from chatbot.storage.models import Identity, Meeting, Person, Role, SeriesRecord
+from chatbot.storage.models import (
+    Identity,
+    Meeting,
+    MeetingStatus,
+    Person,
+    Role,
+    SeriesRecord,
+)
 from chatbot.storage.store import session_scope
 from chatbot.text import posts
 
@@ -110,7 +117,7 @@ def meeting_row(session: Session, occurrence: Occurrence) -> Meeting:
         return found
     meeting = Meeting(series_id=occurrence.series_id, date=occurrence.date,
                       start=utc(occurrence.start), end=utc(occurrence.end),
-                      status="skipped" if occurrence.skipped else "scheduled")
+                      status=MeetingStatus.SKIPPED if occurrence.skipped else MeetingStatus.SCHEDULED)
     try:
         with session.begin_nested():
             session.add(meeting)
@@ -125,13 +132,13 @@ def meeting_row(session: Session, occurrence: Occurrence) -> Meeting:
 def next_meeting(core: Core, session: Session, series: Series) -> Meeting:
     """The live meeting, else the first one that has not ended and is not skipped."""
     live = session.exec(
-        select(Meeting).where(Meeting.series_id == series.id, Meeting.status == "live")
+        select(Meeting).where(Meeting.series_id == series.id, Meeting.status == MeetingStatus.LIVE)
     ).first()
     if live:
         return live
     for occurrence in series.occurrences(core.clock() - series.duration, 12):
         meeting = meeting_row(session, occurrence)
-        if meeting.status == "scheduled":
+        if meeting.status == MeetingStatus.SCHEDULED:
             return meeting
     raise Refusal(f"{series.name} has no upcoming meeting in the next 12 occurrences.")
 
@@ -150,7 +157,7 @@ def following_meeting(session: Session, series: Series, meeting: Meeting,
     """The first meeting still to be held after this one's start (or after `after`)."""
     for occurrence in series.occurrences(utc(after or meeting.start), 12):
         candidate = meeting_row(session, occurrence)
-        if candidate.status == "scheduled":
+        if candidate.status == MeetingStatus.SCHEDULED:
             return candidate
     raise Refusal(f"{series.name} has no later meeting to carry items to.")
 

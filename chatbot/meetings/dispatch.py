@@ -11,7 +11,15 @@ from sqlmodel import select
 
 from chatbot import commands
 from chatbot.commands import Command, UsageError
-from chatbot.events import Answer, CommandCall, Event, Place, Reply, ReplyDeleted, ReplyEdited
+from chatbot.events import (
+    Answer,
+    CommandCall,
+    Event,
+    Place,
+    Reply,
+    ReplyDeleted,
+    ReplyEdited,
+)
 from chatbot.meetings import permissions, replies
 from chatbot.meetings.context import CommandContext, Core, Refusal
 from chatbot.storage.models import ProcessedEvent

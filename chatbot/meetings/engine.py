@@ -12,14 +12,21 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from chatbot.events import TERMINAL, Actor, Answer, CommandCall, Event, Place, Post, Reply
+from chatbot.events import (
+    TERMINAL,
+    Actor,
+    Answer,
+    CommandCall,
+    Event,
+    Place,
+    Post,
+    Reply,
+)
 from chatbot.meetings import agenda, context, dispatch, lifecycle, replies, snapshot
-from chatbot.meetings.context import Core, Refusal, Target, utcnow
+from chatbot.meetings.context import Core, Target, utcnow
 from chatbot.schedule.series import Config, Occurrence, Series
 from chatbot.storage.models import AgendaItem, Meeting, Outbox, Person
 from chatbot.text.notes import MeetingNotes
-
-__all__ = ["MeetingEngine", "Refusal", "utcnow"]
 
 
 class MeetingEngine:

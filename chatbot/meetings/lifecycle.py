@@ -6,7 +6,7 @@ from sqlalchemy import func, update
 from sqlmodel import Session, select
 
 from chatbot import commands
-from chatbot.events import Answer
+from chatbot.events import Answer, SendKind
 from chatbot.meetings import agenda
 from chatbot.meetings.context import CommandContext, Core, Refusal, occurrence_of
 from chatbot.meetings.snapshot import render_notes, snapshot
@@ -17,8 +17,10 @@ from chatbot.storage.models import (
     AgendaItem,
     Attendance,
     Meeting,
+    MeetingStatus,
     Note,
     Outbox,
+    OutboxStatus,
     Report,
     Role,
     Update,
@@ -35,11 +37,11 @@ def post_digest(core: Core, session: Session, series: Series, meeting: Meeting) 
     fresh = False
     for target in core.targets(series):
         fresh |= outbox.enqueue(session, series_id=series.id, occurrence=meeting.date,
-                                meeting_id=meeting.id, kind="digest", platform=target.platform,
+                                meeting_id=meeting.id, kind=SendKind.DIGEST, platform=target.platform,
                                 channel=target.digest_channel, due=core.clock())
     if not fresh:
-        session.exec(update(Outbox).where(Outbox.meeting_id == meeting.id, Outbox.kind == "digest",
-                                          Outbox.status == "sent").values(needs_edit=True))
+        session.exec(update(Outbox).where(Outbox.meeting_id == meeting.id, Outbox.kind == SendKind.DIGEST,
+                                          Outbox.status == OutboxStatus.SENT).values(needs_edit=True))
         return f"Updated the digest for {posts.short_date(meeting.date)} in place."
     return f"Compiled the notes for {posts.short_date(meeting.date)}; posting the digest."
 
@@ -48,10 +50,10 @@ def finish(core: Core, session: Session, series: Series, meeting: Meeting) -> st
     """After a meeting: digest, archive, and unfinished items carried to the next one."""
     # `/meeting end` and the scheduled finish may meet: the row lock lets one of them carry over.
     session.refresh(meeting, with_for_update=True)
-    if meeting.status == "ended":
+    if meeting.status == MeetingStatus.ENDED:
         return f"The meeting of {posts.short_date(meeting.date)} has already ended."
     lines = [post_digest(core, session, series, meeting)]
-    meeting.status = "ended"
+    meeting.status = MeetingStatus.ENDED
     noted = set(session.exec(select(Note.item_id).join(AgendaItem)
                              .where(AgendaItem.meeting_id == meeting.id)))
     leftovers = []
@@ -109,12 +111,12 @@ def remind(ctx: CommandContext) -> Answer:
     series, meeting, session, core = ctx.series, ctx.meeting, ctx.session, ctx.core
     fresh = [t.platform for t in core.targets(series)
              if outbox.enqueue(session, series_id=series.id, occurrence=meeting.date,
-                               meeting_id=meeting.id, kind="call_for_updates",
+                               meeting_id=meeting.id, kind=SendKind.CALL_FOR_UPDATES,
                                platform=t.platform, channel=t.channel, due=core.clock())]
     # One already planned for later by the schedule goes out now instead.
     brought = session.exec(
-        update(Outbox).where(Outbox.meeting_id == meeting.id, Outbox.kind == "call_for_updates",
-                             Outbox.status == "pending", Outbox.due > core.clock())
+        update(Outbox).where(Outbox.meeting_id == meeting.id, Outbox.kind == SendKind.CALL_FOR_UPDATES,
+                             Outbox.status == OutboxStatus.PENDING, Outbox.due > core.clock())
         .values(due=core.clock())).rowcount
     if not fresh and not brought:
         return Answer(f"The call for updates for {posts.short_date(meeting.date)} is already "
@@ -129,9 +131,9 @@ def compile_now(ctx: CommandContext) -> Answer:
 
 def start(ctx: CommandContext) -> Answer:
     series, meeting, session = ctx.series, ctx.meeting, ctx.session
-    if meeting.status == "live":
+    if meeting.status == MeetingStatus.LIVE:
         raise Refusal("The meeting is already live; `/meeting end` ends it.")
-    meeting.status = "live"
+    meeting.status = MeetingStatus.LIVE
     if ctx.chair_id is None:
         session.add(Role(meeting_id=meeting.id, role="chair", person_id=ctx.person.id))
     items = agenda.open_items(session, meeting)
@@ -150,7 +152,7 @@ def action(ctx: CommandContext) -> Answer:
     latest = session.exec(
         select(Note.item_id).join(AgendaItem).where(AgendaItem.meeting_id == meeting.id)
         .order_by(Note.id.desc())
-    ).first() if meeting.status == "live" else None
+    ).first() if meeting.status == MeetingStatus.LIVE else None
     session.add(ActionItem(meeting_id=meeting.id, item_id=latest, assignee_id=assignee.id,
                            text=ctx.args["text"], created_at=ctx.core.now()))
     return Answer(f"Action for {ctx.name(assignee)}: {ctx.args['text']}")
@@ -159,13 +161,13 @@ def action(ctx: CommandContext) -> Answer:
 def skip(ctx: CommandContext) -> Answer:
     """`/meeting skip` and `/meeting cancel`: a notice goes out and the agenda moves on."""
     verb, series, meeting, session, core = ctx.command.name, ctx.series, ctx.meeting, ctx.session, ctx.core
-    if meeting.status == "live":
+    if meeting.status == MeetingStatus.LIVE:
         raise Refusal("The meeting is live; `/meeting end` ends it.")
-    meeting.status = "skipped" if verb == "skip" else "cancelled"
+    meeting.status = MeetingStatus.SKIPPED if verb == "skip" else MeetingStatus.CANCELLED
     outbox.cancel_pending(session, meeting.id)
     for target in core.targets(series):
         outbox.enqueue(session, series_id=series.id, occurrence=meeting.date, meeting_id=meeting.id,
-                       kind="notice", platform=target.platform, channel=target.channel,
+                       kind=SendKind.NOTICE, platform=target.platform, channel=target.channel,
                        due=core.clock())
     following, moved = agenda.carry_over(core, session, series, meeting)
     word = "Skipped" if verb == "skip" else "Cancelled"

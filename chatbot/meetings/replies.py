@@ -29,7 +29,7 @@ from chatbot.events import (
 from chatbot.meetings import updates
 from chatbot.meetings.context import Core, person_of
 from chatbot.meetings.people import set_attendance
-from chatbot.storage.models import Identity, Meeting, Note, Outbox, Update
+from chatbot.storage.models import Identity, Meeting, Note, Outbox, OutboxStatus, Update
 from chatbot.storage.store import insert_rows, session_scope
 
 
@@ -195,7 +195,7 @@ def open_threads(core: Core, platform: str, *, within: timedelta = timedelta(day
     with session_scope(core.db) as session:
         rows = session.exec(
             select(Outbox).join(Meeting, Meeting.id == Outbox.meeting_id)
-            .where(Outbox.platform == platform, Outbox.status == "sent",
+            .where(Outbox.platform == platform, Outbox.status == OutboxStatus.SENT,
                    Outbox.message_id.is_not(None), Meeting.end >= since,
                    or_(Outbox.kind == SendKind.CALL_FOR_UPDATES, Outbox.kind.startswith(SendKind.AGENDA.prefix)))
             .order_by(Outbox.id)).all()

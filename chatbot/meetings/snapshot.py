@@ -15,8 +15,10 @@ from chatbot.storage.models import (
     AgendaItem,
     Attendance,
     Meeting,
+    MeetingStatus,
     Note,
     Outbox,
+    OutboxStatus,
     Person,
     Report,
     Role,
@@ -118,7 +120,7 @@ def open_thread(core: Core, series_id: str, platform: str) -> str | None:
     with session_scope(core.db) as session:
         found = session.exec(
             select(Outbox).where(Outbox.series_id == series_id, Outbox.platform == platform,
-                                 Outbox.kind == SendKind.CALL_FOR_UPDATES, Outbox.status == "sent")
+                                 Outbox.kind == SendKind.CALL_FOR_UPDATES, Outbox.status == OutboxStatus.SENT)
             .order_by(Outbox.occurrence.desc())
         ).first()
         return found.message_id if found else None
@@ -132,7 +134,7 @@ def render_post(core: Core, session: Session, row: Outbox) -> Post:
     common = dict(key=f"{row.series_id}/{row.occurrence}/{row.kind}/{row.platform}/{row.channel}",
                   kind=row.kind, platform=row.platform, channel=row.channel,
                   thread_of=row.thread_of, maybe_sent=row.attempts > 0)
-    if row.kind == "digest":
+    if row.kind == SendKind.DIGEST:
         notes = snapshot(session, series, meeting)
         return Post(text=posts.digest_summary(series, occurrence, notes,
                                               agenda.plan(series, agenda.open_items(session, meeting))),
@@ -144,9 +146,9 @@ def render_post(core: Core, session: Session, row: Outbox) -> Post:
         item = session.get(AgendaItem, item_id)
         name = display_names(session, [item.presenter_id])[item.presenter_id]
         return Post(text=posts.item_line(name, item), opens_thread=item.title[:90], **common)
-    status = meeting.status if meeting else "scheduled"
+    status = meeting.status if meeting else MeetingStatus.SCHEDULED
     text, opens = posts.scheduled_text(row.kind, series, occurrence, status)
-    if row.kind in ("announcement", "call_for_updates") or row.kind.startswith("reminder"):
+    if row.kind in (SendKind.ANNOUNCEMENT, SendKind.CALL_FOR_UPDATES) or row.kind.startswith(SendKind.REMINDER):
         warning = posts.dst_warning(occurrence, series.previous(occurrence, same_zone=True))
         text += f"\n{warning}" if warning else ""
     return Post(text=text, opens_thread=opens, **common)

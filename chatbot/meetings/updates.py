@@ -8,12 +8,12 @@ from __future__ import annotations
 from sqlalchemy import delete, update
 from sqlmodel import Session, select
 
-from chatbot.events import Answer
+from chatbot.events import Answer, SendKind
 from chatbot.meetings.context import CommandContext, Core
 from chatbot.meetings.people import attendance_row, set_attendance
 from chatbot.schedule.series import Series
 from chatbot.storage import outbox
-from chatbot.storage.models import Meeting, Outbox, Person, Report, Update
+from chatbot.storage.models import Meeting, Outbox, OutboxStatus, Person, Report, Update
 from chatbot.text import posts
 
 _APOLOGIES = ("apologies", "apology", "regrets", "can't attend", "cannot attend", "can’t attend")
@@ -85,16 +85,16 @@ def late_change(core: Core, session: Session, series: Series, meeting: Meeting,
                 thread: Outbox | None = None) -> None:
     """After the digest went out, a change updates it in place and says so once in the thread."""
     digests = session.exec(select(Outbox).where(Outbox.meeting_id == meeting.id,
-                                                Outbox.kind == "digest")).all()
+                                                Outbox.kind == SendKind.DIGEST)).all()
     # A digest being sent right now was rendered before this change: it needs an edit too.
-    if not any(d.status in ("sent", "sending") for d in digests):
+    if not any(d.status in (OutboxStatus.SENT, OutboxStatus.SENDING) for d in digests):
         return
-    session.exec(update(Outbox).where(Outbox.meeting_id == meeting.id, Outbox.kind == "digest",
-                                      Outbox.status.in_(("sent", "sending")))
+    session.exec(update(Outbox).where(Outbox.meeting_id == meeting.id, Outbox.kind == SendKind.DIGEST,
+                                      Outbox.status.in_((OutboxStatus.SENT, OutboxStatus.SENDING)))
                  .values(needs_edit=True))
     if thread is not None and thread.message_id:
         outbox.enqueue(session, series_id=series.id, occurrence=meeting.date,
-                       meeting_id=meeting.id, kind="late_notice", platform=thread.platform,
+                       meeting_id=meeting.id, kind=SendKind.LATE_NOTICE, platform=thread.platform,
                        channel=thread.channel, due=core.clock(), thread_of=thread.message_id)
 
 
