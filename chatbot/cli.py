@@ -1,23 +1,16 @@
-"""The `chatbot` command line."""
+"""The `chatbot` command line.
+
+Each command imports what it uses when it runs, so `--help` and a terminal bot start quickly.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import io
 import sys
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-
-from chatbot import app as composition
-from chatbot.ports import StartupError
-from chatbot.storage import archive as notes_archive
-from chatbot.storage import store
-from chatbot.schedule.calendar import to_ics
-from chatbot.schedule.config import ConfigError
-from chatbot.settings import SettingsError, load_settings
 
 cli = typer.Typer(help="A meeting bot for open-source community calls.", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
@@ -34,6 +27,8 @@ def fail(message: str) -> None:
 
 
 def settings_or_exit(config: Path | None = None, **overrides):
+    from chatbot.settings import SettingsError, load_settings
+
     if config is not None:
         overrides["config_path"] = config
     try:
@@ -43,6 +38,9 @@ def settings_or_exit(config: Path | None = None, **overrides):
 
 
 def runtime_or_exit(settings, platforms, **options):
+    from chatbot import app as composition
+    from chatbot.schedule.config import ConfigError
+
     try:
         runtime = composition.build_runtime(settings, platforms, **options)
     except ConfigError as error:
@@ -76,6 +74,11 @@ def run(config: ConfigOption = None,
         series: Annotated[Optional[str], typer.Option(help="terminal: the series to act on")] = None,
         speaker: Annotated[Optional[str], typer.Option("--as", help="terminal: who is speaking")] = None):
     """Run the bot: Slack and Discord where their credentials are set, else the terminal."""
+    import asyncio
+
+    from chatbot import app as composition
+    from chatbot.ports import StartupError
+
     settings = settings_or_exit(config)
     platforms = composition.platforms_for(settings)
     # In the terminal the conversation is on standard output; its log lines go beside it.
@@ -92,6 +95,10 @@ def run(config: ConfigOption = None,
 
 
 async def _run(runtime, platforms, options) -> None:
+    import asyncio
+
+    from chatbot import app as composition
+
     adapters = composition.create_adapters(runtime, platforms, **options)
     # A piped terminal session is a script that ends at EOF: scheduled posts would interleave
     # with its output, so only a person at a terminal gets them.
@@ -143,7 +150,11 @@ apologies, cannot attend today. My update is that I am going to redeploy Turing'
 @cli.command()
 def demo():
     """Run a scripted meeting end to end in memory and print the notes."""
+    import asyncio
+    import io
     import tempfile
+
+    from chatbot import app as composition
 
     with tempfile.TemporaryDirectory() as folder:
         settings = settings_or_exit(database_url=f"sqlite:///{folder}/demo.db",
@@ -160,6 +171,7 @@ def schedule(series: Annotated[Optional[str], typer.Argument(help="a series id (
              config: ConfigOption = None,
              meetings: Annotated[int, typer.Option(min=1, help="how many meetings ahead")] = 3):
     """Print the upcoming sends with their times in UTC and in the series' zone."""
+    from chatbot import app as composition
     from chatbot.schedule.upcoming import format_upcoming, upcoming
 
     settings = settings_or_exit(config)
@@ -187,6 +199,8 @@ def archive_command(series: str, config: ConfigOption = None,
                     directory: Annotated[Path, typer.Option("--dir")] = Path("docs/meetings"),
                     day: Annotated[Optional[str], typer.Option("--date")] = None):
     """Write a meeting's notes to DIR/SERIES/YYYY-MM-DD.md and refresh DIR/SERIES/index.md."""
+    from chatbot.storage import archive as notes_archive
+
     runtime = runtime_or_exit(settings_or_exit(config), ["terminal"])
     series_or_exit(runtime, series)
     try:
@@ -201,6 +215,12 @@ def archive_command(series: str, config: ConfigOption = None,
 def calendar(series: str, config: ConfigOption = None,
              out: Annotated[Optional[Path], typer.Option("--out", help="file (default: stdout)")] = None):
     """Write an ICS feed of the next 12 occurrences."""
+    from datetime import datetime, timezone
+
+    from chatbot import app as composition
+    from chatbot.schedule.calendar import to_ics
+    from chatbot.schedule.config import ConfigError
+
     settings = settings_or_exit(config)
     try:
         config_, _ = composition.load_series(settings.config_path)
@@ -209,8 +229,6 @@ def calendar(series: str, config: ConfigOption = None,
         fail(str(error))
     except KeyError as error:
         fail(error.args[0])
-    from datetime import timezone
-
     feed = to_ics(chosen, chosen.occurrences(datetime.now(timezone.utc), 12))
     if out is None:
         sys.stdout.buffer.write(feed)
@@ -222,6 +240,8 @@ def calendar(series: str, config: ConfigOption = None,
 @db_cli.command()
 def upgrade():
     """Apply the database migrations (also done at every start)."""
+    from chatbot.storage import store
+
     settings = settings_or_exit()
     store.upgrade(store.create_db_engine(settings.database_url))
     typer.echo("database is up to date")
@@ -237,6 +257,8 @@ class PluginHost:
         fail(message)
 
     def values(self, settings):
+        from chatbot import app as composition
+
         return composition.stored_values(settings)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,6 +35,15 @@ class Clock:
         from datetime import timedelta
 
         self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def rng() -> random.Random:
+    """Random choices a failure can repeat: the seed is CHATBOT_TEST_SEED, else a new one, printed
+    (pytest shows it beside a failure)."""
+    seed = int(os.environ.get("CHATBOT_TEST_SEED") or random.SystemRandom().randrange(2**32))
+    print(f"random choices from CHATBOT_TEST_SEED={seed}")
+    return random.Random(seed)
 
 
 @pytest.fixture

@@ -437,7 +437,12 @@ def test_the_test_clock_setting_gives_restarts_one_timeline(tmp_path, monkeypatc
     settings = load_settings(database_url=f"sqlite:///{tmp_path / 'c.db'}")
     clock = build_runtime(settings, ["terminal"], config=parse_config(SERIES)).clock
     assert isinstance(clock, ScaledClock)
-    assert timedelta(minutes=10) <= clock() - datetime(2026, 3, 17, tzinfo=UTC) < timedelta(minutes=11)
+    before, reading, after = time.time(), clock(), time.time()
+    start = datetime(2026, 3, 17, tzinfo=UTC)
+    # 60 times as fast from `origin`, however long building the runtime took here
+    assert start + timedelta(seconds=(before - origin) * 60) <= reading
+    assert reading <= start + timedelta(seconds=(after - origin) * 60)
+    assert reading - start >= timedelta(minutes=10)
     monkeypatch.setenv("CHATBOT_CLOCK_START", "2026-03-17T00:00:00")
     with pytest.raises(Exception, match="CHATBOT_CLOCK_START needs a UTC offset"):
         load_settings()

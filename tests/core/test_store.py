@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, select
@@ -22,6 +23,17 @@ def test_migrations_match_the_models(database_url):
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
     assert differences == []
+
+
+def test_the_schema_head_is_the_newest_migration(database_url):
+    """A start skips Alembic when the database is at SCHEMA_HEAD: it must be the real head."""
+    assert ScriptDirectory.from_config(store.alembic_config(None)).get_current_head() == store.SCHEMA_HEAD
+    engine = store.create_db_engine(database_url)
+    assert store.schema_revision(engine) is None
+    store.upgrade(engine, "0002")
+    assert store.schema_revision(engine) == "0002"
+    store.upgrade(engine)
+    assert store.schema_revision(engine) == store.SCHEMA_HEAD
 
 
 def test_sqlite_uses_wal(sqlite_url):

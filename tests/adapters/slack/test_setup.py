@@ -64,7 +64,7 @@ async def test_chatbot_run_stops_with_the_variable_named(fake, tmp_path):
     chatbot = Path(sys.executable).with_name("chatbot")
     process = await asyncio.create_subprocess_exec(str(chatbot), "run", env=env, stdout=asyncio.subprocess.PIPE,
                                                    stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(process.communicate(), 20)
+    out, err = await asyncio.wait_for(process.communicate(), 120)  # against a hang, however busy
     assert process.returncode == 2, err.decode()
     assert "error: SLACK_BOT_TOKEN was refused by Slack (invalid_auth)" in err.decode()
     assert "not-the-one" not in out.decode() + err.decode()
