@@ -67,7 +67,32 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         return
     from alembic import command
 
-    command.upgrade(alembic_config(engine), revision)
+    migrating = _transactional_ddl(engine)
+    try:
+        command.upgrade(alembic_config(migrating), revision)
+    finally:
+        if migrating is not engine:
+            migrating.dispose()
+
+
+def _transactional_ddl(engine: Engine) -> Engine:
+    """On SQLite, an engine whose transactions hold DDL too: pysqlite runs CREATE and ALTER outside
+    any transaction, so a start killed halfway through its first migration would leave tables
+    without the version that says they exist, and every later start would fail on them."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    migrating = create_db_engine(engine.url.render_as_string(hide_password=False))
+
+    @event.listens_for(migrating, "connect")
+    def _no_implicit_transactions(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(migrating, "begin")
+    def _begin(connection):
+        # IMMEDIATE: two processes starting at once migrate one after the other.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return migrating
 
 
 def schema_revision(engine: Engine) -> str | None:

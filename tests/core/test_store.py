@@ -122,3 +122,19 @@ def test_enqueue_says_whether_it_added_the_post(database_url):
         assert outbox.enqueue(session, **key) is False  # the same key: nothing added
     with store.session_scope(engine) as session:
         assert len(session.exec(select(models.Outbox)).all()) == 1
+
+
+def test_a_migration_that_fails_halfway_leaves_nothing_behind(sqlite_url):
+    # A later table of the first migration is in the way, so it fails after creating the earlier ones.
+    engine = store.create_db_engine(sqlite_url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE note (id INTEGER PRIMARY KEY)")
+    with pytest.raises(Exception):
+        store.upgrade(engine)
+    with engine.connect() as connection:
+        tables = {row[0] for row in connection.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert tables == {"note"}  # neither `keyvalue` nor `alembic_version` was left half-made
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE note")
+    store.upgrade(engine)  # and the next start migrates cleanly
+    assert store.schema_revision(engine) == store.SCHEMA_HEAD
