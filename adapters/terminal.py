@@ -16,15 +16,20 @@ from typing import TextIO
 
 from chatbot.events import TERMINAL, Actor, Answer, CommandCall, Delivered, Place, Post, Reply
 from chatbot.ports import Core, Events, Incoming
+from chatbot.text.markdown import ENTITY
 
 _HANDLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _MENTION = re.compile(r"(?<![\w<@])@(?!(?:channel|here|everyone)\b)([A-Za-z0-9][A-Za-z0-9_.-]*)")
-_TIME = re.compile(r"<time:\d+\|([^>]*)>")
+_TIME = re.compile(r"<time:\d+\|([^<>]*)>")
+
+
+_SHOWN = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 
 
 def render(text: str) -> str:
-    """Neutral Markdown for a terminal: times in the series' own zone."""
-    return _TIME.sub(r"\1", text)
+    """Neutral Markdown for a terminal: times in the series' own zone, entities as characters."""
+    text = _TIME.sub(r"\1", text)
+    return ENTITY.sub(lambda m: _SHOWN[m.group(1)], text) if "&" in text else text
 
 
 class TerminalDelivery:

@@ -130,9 +130,10 @@ class Invocation:
     args: dict = field(default_factory=dict)
 
 
-_MENTION = re.compile(r"<@([A-Za-z0-9_.\-]+)(?:\|[^>]*)?>")
+_MENTION = re.compile(r"<@([A-Za-z0-9_.\-]+)(?:\|[^<>]*)?>")
 _GITHUB = re.compile(r"^@?([A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38})$")
-_EMAIL = re.compile(r"[^\s@<>]+@[^\s@<>]+\.[A-Za-z]{2,}")
+# Starting only where a run of address characters starts keeps the search linear.
+_EMAIL = re.compile(r"(?<![^\s@<>])[^\s@<>]+@[^\s@<>]+\.[A-Za-z]{2,}")
 _INT = re.compile(r"#?(-?\d+)")
 
 

@@ -30,6 +30,9 @@ class Actor:
     name: str = ""  # the platform's display name, when the adapter knows it
 
     def __post_init__(self) -> None:
+        # Without a user id every such request would share one identity: `slack:`.
+        if not isinstance(self.user_id, str) or not self.user_id.strip():
+            raise ValueError(f"an actor on {self.platform} needs a user id")
         # Platforms allow odd names; storage refuses NUL and the notes want a readable length.
         object.__setattr__(self, "name", _CONTROL.sub("", self.name)[:MAX_NAME])
 

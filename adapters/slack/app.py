@@ -22,8 +22,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import render, translate
 from adapters.slack.delivery import SlackDelivery
+from adapters.slack.http import Endpoint
 from adapters.slack.people import People
-from chatbot.commands import GROUPS
+from chatbot.commands import GROUPS, UsageError
 from chatbot.events import SLACK, Answer, Event, Place, Reply, ReplyEdited
 from chatbot.ports import Batching, Core, Incoming, StartupError
 
@@ -76,6 +77,7 @@ class SlackAdapter:
         self.core = core
         self.socket_mode = bool(app_token)
         self._app_token = app_token
+        self._signing_secret = signing_secret
         self.host = host
         self.port = settings.port if port is None else port
         self.ack_budget = ack_budget
@@ -146,7 +148,8 @@ class SlackAdapter:
             await self._socket.connect_async()
             log.info("slack: connected in Socket Mode")
             return
-        app = self.bolt.web_app(path="/slack/events", port=self.port)
+        app = web.Application()
+        app.router.add_post("/slack/events", Endpoint(self.bolt, self._signing_secret).handle)
         app.router.add_get("/healthz", self._health)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -241,6 +244,9 @@ class SlackAdapter:
     async def _command_answers(self, body: dict) -> list[Answer]:
         try:
             call = translate.command_to_event(body, await self.people.names(translate.people_in(body)))
+        except UsageError as refusal:
+            log.warning("slack command /%s refused: %s", str(body.get("command", "")).lstrip("/")[:40], refusal)
+            return [Answer(str(refusal), ok=False)]
         except Exception:
             log.exception("slack command failed")
             return [Answer("Something went wrong on our side and nothing was changed; please try "

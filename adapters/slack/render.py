@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 
 from chatbot.events import Post, SendKind
-from chatbot.text.markdown import neutralise
+from chatbot.text.markdown import ENTITY, looks_like_address, neutralise
 from chatbot.text.split import split
 
 # Slack documents 3,000 characters per section, 50 blocks and 40,000 characters of text, but has
@@ -21,18 +21,19 @@ MESSAGE_TEXT_CHARS = 35_000
 FALLBACK_CHARS = 2_900
 
 _FENCE = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
-_HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
+_HEADING = re.compile(r"^#{1,6}[ \t]+(.+)$", re.MULTILINE)
 _BULLET = re.compile(r"^([ \t]*)[-*+][ \t]+", re.MULTILINE)
 _INLINE = re.compile(
     r"(?P<code>`[^`\n]+`)"
     r"|\\(?P<escaped>[!-/:-@\[-`{-~])"
-    r"|<time:(?P<unix>\d+)\|(?P<fallback>[^>\n]*)>"
-    r"|<(?P<channel>#[CGD][A-Z0-9]+(?:\|[^>\n]*)?)>"
+    r"|<time:(?P<unix>\d+)\|(?P<fallback>[^<>\n]*)>"
+    r"|<(?P<channel>#[CGD][A-Z0-9]+(?:\|[^<>\n]*)?)>"
     r"|<(?P<user>@[UW][A-Z0-9]+)>"
-    r"|<(?P<url>(?:https?|mailto):[^>\s]+)>"
-    r"|\[(?P<label>[^\]\n]+)\]\((?P<href>(?:https?|mailto):[^)\s]+)\)"
+    r"|<(?P<url>(?:https?|mailto):[^<>\s]+)>"
+    r"|\[(?P<label>[^\[\]\n]+)\]\((?P<href>(?:https?|mailto):[^()\s]+)\)"
     r"|(?P<bold>\*\*)"
     r"|(?P<strike>~~)"
+    r"|&(?P<entity>lt|gt|amp|quot);"
     r"|(?P<special>[&<>])"
 )
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
@@ -47,13 +48,19 @@ def _label(text: str) -> str:
     return escape(text.replace("**", "").replace("|", "/"))
 
 
-_KINDS = ("code", "escaped", "unix", "channel", "user", "url", "label", "bold", "strike", "special")
+_KINDS = ("code", "escaped", "unix", "channel", "user", "url", "label", "bold", "strike", "entity", "special")
+_SHOWN = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+
+
+def _shown(text: str) -> str:
+    """The neutral Markdown's entities as the characters they stand for."""
+    return ENTITY.sub(lambda m: _SHOWN[m.group(1)], text) if "&" in text else text
 
 
 def _inline(match: re.Match) -> str:
     kind = next(k for k in _KINDS if match.group(k) is not None)
     if kind == "code":
-        return escape(match.group("code"))
+        return escape(_shown(match.group("code")))
     if kind == "escaped":
         return escape(match.group("escaped"))
     if kind == "unix":
@@ -63,16 +70,25 @@ def _inline(match: re.Match) -> str:
     if kind == "url":
         return f"<{escape(match.group('url'))}>"
     if kind == "label":
-        return f"<{escape(match.group('href'))}|{_label(match.group('label'))}>"
+        if looks_like_address(match.group("label")):
+            return f"<{escape(match.group('href'))}>"  # a label that reads as another address
+        return f"<{escape(match.group('href'))}|{_label(_shown(match.group('label')))}>"
     if kind == "bold":
         return "*"
     if kind == "strike":
         return "~"
+    if kind == "entity":
+        return escape(_SHOWN[match.group("entity")])
     return _ENTITIES[match.group("special")]
 
 
+def _title(heading: str) -> str:
+    """A heading's words without its closing `#`s (stripped here: a pattern for them backtracks)."""
+    return heading.rstrip(" \t#") or heading[:1]
+
+
 def _prose(text: str) -> str:
-    text = _HEADING.sub(lambda m: "**" + m.group(1).replace("**", "") + "**", text)
+    text = _HEADING.sub(lambda m: "**" + _title(m.group(1)).replace("**", "") + "**", text)
     text = _BULLET.sub(lambda m: m.group(1) + "• ", text)
     return _INLINE.sub(_inline, text)
 

@@ -119,7 +119,10 @@ def command_text(group: str, text: str, names: Mapping[str, str] = _NO_NAMES) ->
 def command_to_event(form: Mapping[str, str], names: Mapping[str, str] = _NO_NAMES) -> CommandCall:
     """A slash command form (`command`, `text`, `user_id`, `channel_id`, ...) as a CommandCall."""
     group = str(form.get("command", "")).lstrip("/").lower()
-    user_id = str(form.get("user_id", ""))
+    user_id = form.get("user_id")
+    if not is_user_id(user_id):
+        raise commands.UsageError("This command came without a Slack user, so nothing was changed: "
+                                  "commands are taken from people only.")
     text, users = command_text(group, str(form.get("text", "")), names)
     name = names.get(user_id) or str(form.get("user_name", ""))
     return CommandCall(actor=Actor(SLACK, user_id, name),
@@ -127,8 +130,13 @@ def command_to_event(form: Mapping[str, str], names: Mapping[str, str] = _NO_NAM
                        command=group, text=text, users=MappingProxyType(users))
 
 
+def is_user_id(value) -> bool:
+    return isinstance(value, str) and _USER_ID.fullmatch(value) is not None
+
+
 def _from_person(message: Mapping) -> bool:
-    return bool(message.get("user")) and not message.get("bot_id") and message.get("subtype") != "bot_message"
+    return (is_user_id(message.get("user")) and not message.get("bot_id")
+            and message.get("subtype") != "bot_message")
 
 
 def _thread_of(message: Mapping) -> str | None:
@@ -211,8 +219,9 @@ def thread_parent_author(event: Mapping) -> str | None:
 def people_in(payload: Mapping) -> list[str]:
     """The user ids whose display names `to_event` can use: the author, then the mentioned."""
     if "command" in payload:
-        return list(dict.fromkeys([str(payload.get("user_id", ""))] + mentioned_ids(str(payload.get("text", "")))))
+        author = [payload["user_id"]] if is_user_id(payload.get("user_id")) else []
+        return list(dict.fromkeys(author + mentioned_ids(str(payload.get("text", "")))))
     message = payload.get("message") if payload.get("subtype") == "message_changed" else payload
     message = message or {}
-    author = [str(message["user"])] if message.get("user") else []
+    author = [message["user"]] if is_user_id(message.get("user")) else []
     return list(dict.fromkeys(author + mentioned_ids(str(message.get("text", "")))))

@@ -20,7 +20,7 @@ from chatbot.meetings.context import (
 from chatbot.schedule.series import Series
 from chatbot.storage import outbox
 from chatbot.storage.models import AgendaItem, Meeting, MeetingStatus, Note
-from chatbot.text import posts
+from chatbot.text import markdown as md, posts
 from chatbot.text.durations import DEFAULT_ESTIMATE_MINUTES, parse_estimate
 
 
@@ -131,7 +131,8 @@ def add(ctx: CommandContext) -> Answer:
     number = items.index(item) + 1
     lines = [f"Added item {number}: {posts.item_line(ctx.name(presenter), item)}"]
     if grouped:
-        lines.append(f"Grouped with the similar item {items.index(grouped) + 1}: {grouped.title}")
+        lines.append(f"Grouped with the similar item {items.index(grouped) + 1}: "
+                     f"{md.inline(grouped.title)}")
     if item.estimate_minutes is None:
         lines.append(f"No time estimate, so it counts as {DEFAULT_ESTIMATE_MINUTES} min; "
                      "add one like (~5min) to be exact.")
@@ -163,7 +164,7 @@ def remove(ctx: CommandContext) -> Answer:
     item.status = "removed"
     items.remove(item)
     _renumber(items)
-    return Answer(f"Removed item {ctx.args['number']}: {item.title}\n"
+    return Answer(f"Removed item {ctx.args['number']}: {md.inline(item.title)}\n"
                   f"{posts.plan_summary(plan(ctx.series, items))}")
 
 
@@ -177,7 +178,7 @@ def move(ctx: CommandContext) -> Answer:
     items.remove(item)
     items.insert(to - 1, item)
     _renumber(items)
-    return Answer(f"Moved item {number} to place {to}: {item.title}")
+    return Answer(f"Moved item {number} to place {to}: {md.inline(item.title)}")
 
 
 def defer(ctx: CommandContext) -> Answer:
@@ -186,11 +187,12 @@ def defer(ctx: CommandContext) -> Answer:
     _carry(ctx.core, ctx.session, item, target, status="deferred")
     items.remove(item)
     _renumber(items)
-    return Answer(f"Deferred item {ctx.args['number']} to {posts.short_date(target.date)}: {item.title}")
+    return Answer(f"Deferred item {ctx.args['number']} to {posts.short_date(target.date)}: "
+                  f"{md.inline(item.title)}")
 
 
 def note(ctx: CommandContext) -> Answer:
     item = item_number(open_items(ctx.session, ctx.meeting), ctx.args["number"])
     ctx.session.add(Note(item_id=item.id, author_id=ctx.person.id, text=ctx.args["text"],
                          platform=ctx.call.actor.platform))
-    return Answer(f"Noted under item {ctx.args['number']}: {item.title}")
+    return Answer(f"Noted under item {ctx.args['number']}: {md.inline(item.title)}")

@@ -25,7 +25,7 @@ from chatbot.storage.models import (
     Role,
     Update,
 )
-from chatbot.text import posts
+from chatbot.text import markdown as md, posts
 
 
 def post_digest(core: Core, session: Session, series: Series, meeting: Meeting) -> str:
@@ -65,7 +65,7 @@ def finish(core: Core, session: Session, series: Series, meeting: Meeting) -> st
     if leftovers:
         target, _ = agenda.carry_over(core, session, series, meeting, leftovers)
         lines.append(f"Carried {len(leftovers)} items without notes to "
-                     f"{posts.short_date(target.date)}: " + "; ".join(i.title for i in leftovers))
+                     f"{posts.short_date(target.date)}: " + "; ".join(md.inline(i.title) for i in leftovers))
     if core.archive_dir is not None:
         session.flush()
         path = archive.write(core.archive_dir, series.id, meeting.date,
@@ -155,7 +155,7 @@ def action(ctx: CommandContext) -> Answer:
     ).first() if meeting.status == MeetingStatus.LIVE else None
     session.add(ActionItem(meeting_id=meeting.id, item_id=latest, assignee_id=assignee.id,
                            text=ctx.args["text"], created_at=ctx.core.now()))
-    return Answer(f"Action for {ctx.name(assignee)}: {ctx.args['text']}")
+    return Answer(f"Action for {md.name(ctx.name(assignee))}: {md.inline(ctx.args['text'])}")
 
 
 def skip(ctx: CommandContext) -> Answer:

@@ -19,7 +19,7 @@ from chatbot.storage.models import (
     Role,
     Update,
 )
-from chatbot.text import posts
+from chatbot.text import markdown as md, posts
 
 
 def attendance_row(session: Session, meeting_id: int, person_id: int) -> Attendance | None:
@@ -74,7 +74,7 @@ def here(ctx: CommandContext) -> Answer:
     set_attendance(ctx.session, meeting.id, person.id, "present")
     line = posts.roll_call_line(person, ctx.name(person))
     hint = "" if person.name else " Set your line with `/meeting profile <name> / <institution> / <github>`."
-    return Answer(f"You are on the roll call for {posts.short_date(meeting.date)}: {line}.{hint}")
+    return Answer(f"You are on the roll call for {posts.short_date(meeting.date)}: {md.inline(line)}.{hint}")
 
 
 def profile(ctx: CommandContext) -> Answer:
@@ -83,7 +83,7 @@ def profile(ctx: CommandContext) -> Answer:
     if given.github:
         person = link_by_github(ctx.session, person, ctx.call.actor, given.github)
     person.name, person.institution, person.github = given.name, given.institution, given.github
-    return Answer(f"Your roll-call line is now: {posts.roll_call_line(person, person.name)}")
+    return Answer(f"Your roll-call line is now: {md.inline(posts.roll_call_line(person, person.name))}")
 
 
 def appoint(ctx: CommandContext) -> Answer:
@@ -96,4 +96,4 @@ def appoint(ctx: CommandContext) -> Answer:
         found.person_id = person.id
     else:
         session.add(Role(meeting_id=meeting.id, role=role, person_id=person.id))
-    return Answer(f"{ctx.name(person)} is the {role} for {posts.short_date(meeting.date)}.")
+    return Answer(f"{md.name(ctx.name(person))} is the {role} for {posts.short_date(meeting.date)}.")

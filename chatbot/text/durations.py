@@ -43,7 +43,8 @@ ESTIMATE_FORMS = "(~5min), (5 minutes), (<5 minutes), (2m) or 10 min"
 _UNIT = r"(?P<unit>minutes?|mins?|m|hours?|hrs?|h)"
 _NUMBER = r"(?P<low>\d{1,3}(?:\.\d+)?)(?:\s*(?:-|–|to)\s*(?P<high>\d{1,3}(?:\.\d+)?))?"
 _PAREN_ESTIMATE = re.compile(
-    r"\(\s*(?P<inner>(?P<approx>~|<|≈|about\s+|approx\.?\s+|up\s+to\s+)?\s*"
+    # Each run of spaces belongs to one part of the pattern, so a long run cannot be split many ways.
+    r"\(\s*(?P<inner>(?:(?P<approx>~|<|≈|(?:about|approx\.?|up\s+to)(?=\s))\s*)?"
     + _NUMBER + r"\s*" + _UNIT + r")\s*\)\s*:?",
     re.IGNORECASE,
 )
