@@ -28,6 +28,14 @@ def test_a_profile_name_replaces_the_handle(bot):
     assert "- Min RK / Simula / @minrk" in notes
 
 
+def test_an_at_sign_in_a_title_is_text_not_a_mention(bot):
+    bot.say("/as min", "/agenda add for @sarah (5 mins) Welcome our new engineer @Dataland",
+            "/update thanks @erik for the review")
+    notes = bot.notes()
+    assert "- **sarah** (5 mins) Welcome our new engineer @Dataland" in notes
+    assert "thanks @erik for the review" in notes
+
+
 def test_thread_replies_are_quick_updates(bot):
     out = bot.say("/as sarah", "an update before any thread")
     assert "No call for updates is open" in out
