@@ -134,10 +134,11 @@ def _in_group(text: str) -> _Found | None:
 
 
 def _bare(text: str) -> _Found | None:
+    lead = len(text) - len(text.lstrip(" \t*_-:(["))
+    tail = len(text.rstrip(" \t.!)*_"))
     for match in _BARE.finditer(text):
-        before, after = text[: match.start()], text[match.end():]
-        if (not before.strip(" \t*_-:([") or not after.strip(" \t.!)*_")
-                or after.lstrip(" \t").startswith((":", "- ", "– "))):
+        if (match.start() <= lead or match.end() >= tail
+                or text[match.end(): match.end() + 6].lstrip(" \t").startswith((":", "- ", "– "))):
             return match, match.start(), match.end()
     return None
 
