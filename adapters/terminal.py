@@ -14,15 +14,15 @@ import sys
 import uuid
 from typing import TextIO
 
+from chatbot.commands import lookup
 from chatbot.events import TERMINAL, Actor, Answer, CommandCall, Delivered, Place, Post, Reply
 from chatbot.ports import Core, Events, Incoming
 from chatbot.text.markdown import ENTITY
 
 _HANDLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-_MENTION = re.compile(r"(?<![\w<@])@(?!(?:channel|here|everyone)\b)([A-Za-z0-9][A-Za-z0-9_.-]*)")
+# A person where the command takes one ("chair @sarah", "add for @min ..."); elsewhere "@GESIS" is text.
+_MENTION = re.compile(r"\A((?:for[ \t]+)?)@(?!(?:channel|here|everyone)\b)([A-Za-z0-9][A-Za-z0-9_.-]{0,63})\b")
 _TIME = re.compile(r"<time:\d+\|([^<>]*)>")
-
-
 _SHOWN = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 
 
@@ -88,9 +88,7 @@ class TerminalAdapter:
                 return Answer("Write `/as <handle>`, like `/as minrk` (letters, digits, . _ -).", ok=False)
             self.speaker = handle
             return Answer(f"Now speaking as {handle}.")
-        if word == "meeting" and rest.split(" ", 1)[0] == "profile":
-            return CommandCall(actor, place, word, rest)  # "@handle" there is a GitHub handle
-        return CommandCall(actor, place, word, _MENTION.sub(r"<@\1>", rest))
+        return CommandCall(actor, place, word, _mention(word, rest))
 
     async def _reply(self, text: str) -> Reply | Answer:
         thread = await self.core.updates_thread(self.series_id)
@@ -139,6 +137,18 @@ class TerminalAdapter:
 
     async def close(self) -> None:
         return None
+
+
+def _mention(group: str, rest: str) -> str:
+    sub, space, tail = rest.partition(" ")
+    command = lookup(group, sub.lower())
+    user = next((p for p in command.params if p.kind == "user"), None) if command else None
+    if user is None:
+        return rest
+    tail = tail.lstrip(" ")
+    if not user.required and not tail.lower().startswith("for"):
+        return rest
+    return sub + space + _MENTION.sub(r"\1<@\2>", tail, count=1)
 
 
 def _default_handle() -> str:

@@ -16,6 +16,7 @@ import discord
 
 from chatbot.commands import COMMANDS, GROUPS, MAX_TEXT, Command, Param, UsageError, lookup
 from chatbot.events import DISCORD, Actor, CommandCall, Place, Reply, ReplyDeleted, ReplyEdited
+from chatbot.text.rollcall import ProfileError, github_handle
 
 # Discord needs a subcommand where the table has a group's own action (`/meeting` alone).
 GROUP_ACTION = "status"
@@ -187,6 +188,11 @@ def _profile_text(values: Mapping[str, Any]) -> str:
     for label, part in zip(("name", "institution"), parts):
         if "/" in part:
             raise UsageError(f"The {label} cannot contain '/'; write it without one.")
+    if parts[2]:  # marked as a handle, so the series' roll-call order cannot take it for another part
+        try:
+            parts[2] = "@" + github_handle(parts[2])
+        except ProfileError as error:
+            raise UsageError(str(error)) from None
     while parts and not parts[-1]:
         parts.pop()
     return " / ".join(parts)

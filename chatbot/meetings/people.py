@@ -19,7 +19,16 @@ from chatbot.storage.models import (
     Role,
     Update,
 )
-from chatbot.text import markdown as md, posts
+from chatbot.text import markdown as md
+from chatbot.text import posts
+from chatbot.text.rollcall import (
+    DEFAULT_LAYOUT,
+    Layout,
+    ProfileError,
+    explain,
+    parse_layout,
+    parse_profile,
+)
 
 
 def attendance_row(session: Session, meeting_id: int, person_id: int) -> Attendance | None:
@@ -69,21 +78,34 @@ def link_by_github(session: Session, person: Person, actor: Actor, github: str) 
 # -- the commands --------------------------------------------------------------------------------
 
 
+def layout_of(ctx: CommandContext) -> Layout:
+    """The roll-call layout of the caller's series; the reference's where no series is."""
+    try:
+        return ctx.series.layout
+    except Refusal:
+        return parse_layout(DEFAULT_LAYOUT)
+
+
 def here(ctx: CommandContext) -> Answer:
     meeting, person = ctx.meeting, ctx.person
     set_attendance(ctx.session, meeting.id, person.id, "present")
-    line = posts.roll_call_line(person, ctx.name(person))
+    line = posts.roll_call_line(person, ctx.name(person), ctx.series.layout)
     hint = "" if person.name else " Set your line with `/meeting profile <name> / <institution> / <github>`."
     return Answer(f"You are on the roll call for {posts.short_date(meeting.date)}: {md.inline(line)}.{hint}")
 
 
 def profile(ctx: CommandContext) -> Answer:
-    given = ctx.args["profile"]
+    layout = layout_of(ctx)
+    try:
+        given = parse_profile(ctx.args["profile"], layout)
+    except ProfileError as error:
+        raise Refusal(str(error)) from None
     person = ctx.person
     if given.github:
         person = link_by_github(ctx.session, person, ctx.call.actor, given.github)
     person.name, person.institution, person.github = given.name, given.institution, given.github
-    return Answer(f"Your roll-call line is now: {md.inline(posts.roll_call_line(person, person.name))}")
+    line = posts.roll_call_line(person, person.name, layout)
+    return Answer(f"Your roll-call line is now: {md.inline(line)}\n{explain(given, layout)}")
 
 
 def appoint(ctx: CommandContext) -> Answer:

@@ -88,7 +88,8 @@ def snapshot(session: Session, series: Series, meeting: Meeting) -> MeetingNotes
         timezone_url=occurrence.arewemeetingyet_url(series.name),
         video_url=series.video_url, notes_url=series.notes_url, issue_url=series.issue_url,
         calendar_url=series.calendar_url,
-        roll_call=tuple(posts.roll_call_line(profiles[pid], names[pid])
+        roll_call_header=series.layout.header,
+        roll_call=tuple(posts.roll_call_line(profiles[pid], names[pid], series.layout)
                         for pid, status in attendance if status == "present"),
         updates=entries,
         reports=tuple(Entry(names[pid], text) for pid, text in reports),

@@ -272,6 +272,7 @@ updates_due = "0m"                            # when the digest is compiled, rel
 chair_item = "2m"                             # the "Session Chair: assign a notetaker" item
 alternate = [{ time = "09:00", timezone = "Europe/London" }]   # optional rotation, month by month
 skip = ["2026-12-15"]                         # optional
+roll_call = "name / institution / GitHub handle"   # the roll call's header: the order people sign in
 
 # [series.slack]                              # optional
 # channel = "C0123456789"                     # reminders and update threads

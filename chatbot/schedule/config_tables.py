@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Typ
 from chatbot.schedule.recurrence import parse_schedule
 from chatbot.schedule.series import Series, Slot, Target, zone_hint, zone_info
 from chatbot.text.durations import parse_offset
+from chatbot.text.rollcall import DEFAULT_LAYOUT, parse_layout
 
 __all__ = ["SKIP", "MeetingsFile", "SeriesTable", "Table", "inner_table"]
 
@@ -118,6 +119,11 @@ def _admin(value: Any) -> str:
         raise ValueError(f'{value!r} is not an identity; write "slack:<user id>", "discord:<user id>" '
                          'or "terminal:<name>"')
     return value
+
+
+def _roll_call(value: Any) -> str:
+    parse_layout(_text(value))
+    return " ".join(value.split())
 
 
 def _slack_channel(value: Any) -> str:
@@ -225,6 +231,7 @@ class SeriesTable(Table):
         _shaped(list, 'expected a list of slots like [{{ time = "09:00", timezone = "Europe/London" }}]'),
     ] = ()
     skip: Any = ()  # read once the series exists: a skipped date must be one of its dates
+    roll_call: Annotated[str, BeforeValidator(_roll_call)] = DEFAULT_LAYOUT
     admins: Annotated[
         tuple[Annotated[str, BeforeValidator(_admin)], ...],
         _shaped(list, 'expected a list like ["slack:U0123ABCD", "discord:1234"], got {value!r}'),
@@ -247,7 +254,7 @@ class SeriesTable(Table):
             notes_url=self.notes_url, issue_url=self.issue_url, calendar_url=self.calendar_url,
             reminders=self.reminders, updates_due=self.updates_due, chair_item=self.chair_item,
             alternate=tuple(Slot(s.time, s.timezone or self.timezone) for s in self.alternate),
-            admins=self.admins, targets=targets, start=self.start,
+            admins=self.admins, targets=targets, start=self.start, roll_call=self.roll_call,
         )
 
 

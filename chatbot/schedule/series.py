@@ -16,6 +16,7 @@ from types import MappingProxyType
 from dateutil import rrule as du_rrule
 
 from chatbot.schedule.recurrence import EPOCH, complete_rrule, midnight, normalise_rrule, rrule_parts
+from chatbot.text.rollcall import DEFAULT_LAYOUT, Layout, parse_layout
 
 __all__ = ["Config", "Occurrence", "Series", "Slot", "Target", "zone_hint", "zone_info"]
 
@@ -112,6 +113,7 @@ class Series:
     # By platform name. Out of the hash, as a mapping has none; equality still compares it.
     targets: Mapping[str, Target] = field(default_factory=dict, hash=False)
     start: dt.date | None = None  # first possible date; anchors "every 2 weeks" style rules
+    roll_call: str = DEFAULT_LAYOUT  # the roll call's header: the order people write their line in
 
     _rule: du_rrule.rrule = field(init=False, repr=False, compare=False)
     _slots: tuple[tuple[dt.time, str, zoneinfo.ZoneInfo], ...] = field(
@@ -140,6 +142,7 @@ class Series:
             raise ValueError("`time` is a wall-clock time; give the zone in `timezone`")
         if self.duration <= dt.timedelta(0):
             raise ValueError(f"duration must be positive, not {self.duration}")
+        parse_layout(self.roll_call)
         slots = [(self.time, self.timezone, zone_info(self.timezone))]
         slots += [(s.time, s.timezone, zone_info(s.timezone)) for s in self.alternate]
         set_ = object.__setattr__
@@ -151,6 +154,10 @@ class Series:
         set_(self, "_shiftable", "COUNT" not in parts)
         set_(self, "_freq", parts["FREQ"])
         set_(self, "_interval", int(parts.get("INTERVAL", "1")))
+
+    @property
+    def layout(self) -> Layout:
+        return parse_layout(self.roll_call)
 
     @property
     def slots(self) -> tuple[Slot, ...]:

@@ -70,6 +70,7 @@ class MeetingNotes:
     notes_url: str = ""
     issue_url: str = ""
     calendar_url: str = ""
+    roll_call_header: str = "name / institution / GitHub handle"
     roll_call: tuple[str, ...] = ()
     updates: tuple[Entry, ...] = ()
     reports: tuple[Entry, ...] = ()
@@ -129,7 +130,7 @@ def render(notes: MeetingNotes) -> str:
         if url:
             out.append(f"- **{label}:** <{url}>")
 
-    out += ["", "## Welcome to the Team Meeting", "", WELCOME, "", "- name / institution / GitHub handle"]
+    out += ["", "## Welcome to the Team Meeting", "", WELCOME, "", f"- {md.inline(notes.roll_call_header)}"]
     out += [f"- {md.inline(line)}" for line in notes.roll_call]
 
     out += ["", "## Quick updates", "", UPDATES_INTRO]

@@ -10,6 +10,7 @@ from chatbot.meetings.fit import Plan
 from chatbot.text.durations import DEFAULT_ESTIMATE_MINUTES, format_offset
 from chatbot.events import Attachment, SendKind
 from chatbot.text.notes import MeetingNotes
+from chatbot.text.rollcall import Layout
 from chatbot.schedule.series import Occurrence, Series
 
 
@@ -32,13 +33,8 @@ def channel_ref(platform: str, channel: str) -> str:
     return f"#{channel}" if platform == "terminal" else f"<#{channel}>"
 
 
-def roll_call_line(person, name: str) -> str:
-    parts = [person.name or name]
-    if person.institution:
-        parts.append(person.institution)
-    if person.github:
-        parts.append(f"@{person.github}")
-    return " / ".join(parts)
+def roll_call_line(person, name: str, layout: Layout) -> str:
+    return layout.render(person.name or name, person.institution, person.github)
 
 
 def item_line(presenter: str, item) -> str:

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chatbot import commands
-from chatbot.commands import COMMANDS, UsageError, parse, parse_profile
+from chatbot.commands import COMMANDS, UsageError, parse
 from chatbot.text.durations import parse_estimate, parse_offset
 
 
@@ -61,27 +61,6 @@ def test_malformed_commands_say_how_to_write_them(group, text, expected):
     with pytest.raises(UsageError) as error:
         parse(group, text)
     assert expected in str(error.value)
-
-
-@pytest.mark.parametrize("text, expected", [
-    ("Min RK / Simula / @minrk", ("Min RK", "Simula", "minrk")),
-    ("Rick Wagner/ UCSD / rpwagner", ("Rick Wagner", "UCSD", "rpwagner")),
-    ("Yuvi", ("Yuvi", "", "")),
-])
-def test_profiles(text, expected):
-    profile = parse_profile(text)
-    assert (profile.name, profile.institution, profile.github) == expected
-
-
-@pytest.mark.parametrize("text, expected", [
-    ("Min / Simula / min@example.org", "never holds an email address"),
-    ("Min / Simula / not a handle!", "is not a GitHub handle"),
-    (" / Simula", "Give a name"),
-    ("a / b / c / d", "Give a name"),
-])
-def test_bad_profiles(text, expected):
-    with pytest.raises(UsageError, match=expected):
-        parse_profile(text)
 
 
 @pytest.mark.parametrize("text, minutes, written, optional", [

@@ -28,6 +28,27 @@ def test_a_profile_name_replaces_the_handle(bot):
     assert "- Min RK / Simula / @minrk" in notes
 
 
+def test_a_series_roll_call_is_read_and_written_in_its_own_layout(make_bot):
+    from tests.core.conftest import SERIES
+
+    header = "Name (pronouns) / GitHub handle / affiliation / geographic location"
+    bot = make_bot(SERIES + f'roll_call = "{header}"\n')
+    out = bot.say("/as jun", "/meeting profile Jun Park (they/them) / @junpark / Cedar Institute / Busan",
+                  "/meeting here", "/as lena", "/meeting profile Lena Roth / Tinker Co", "/meeting here")
+    assert "- Name: Jun Park (they/them)\n- Affiliation: Cedar Institute / Busan\n- GitHub: @junpark" in out
+    assert "'Tinker' may be a handle" not in out and "- GitHub: none; 'Tinker Co'" not in out
+    notes = bot.notes()
+    assert f"- {header}\n- Jun Park (they/them) / @junpark / Cedar Institute / Busan\n- Lena Roth / Tinker Co\n" in notes
+
+
+def test_an_at_sign_in_a_title_is_text_not_a_mention(bot):
+    bot.say("/as min", "/agenda add for @sarah (5 mins) Welcome our new engineer @Dataland",
+            "/update thanks @erik for the review")
+    notes = bot.notes()
+    assert "- **sarah** (5 mins) Welcome our new engineer @Dataland" in notes
+    assert "thanks @erik for the review" in notes
+
+
 def test_thread_replies_are_quick_updates(bot):
     out = bot.say("/as sarah", "an update before any thread")
     assert "No call for updates is open" in out

@@ -19,7 +19,7 @@ from adapters.slack import render as slack_render
 from adapters.slack import translate as slack_translate
 from adapters.terminal import render as terminal_render
 from chatbot import commands
-from chatbot.text import durations, markdown as md
+from chatbot.text import durations, markdown as md, rollcall
 from chatbot.text.split import split
 
 SLACK_TEXT = 40_000  # Slack keeps at most 40,000 characters of a message's or a command's text
@@ -90,7 +90,7 @@ PARSERS = {
        for c in commands.COMMANDS},
     "/agenda add for @user (slack)": (SLACK_TEXT, _slack_command("agenda", "add for <@U1> ")),
     "/meeting action @user (slack)": (SLACK_TEXT, _slack_command("meeting", "action <@U1> ")),
-    "parse_profile": (SLACK_TEXT, commands.parse_profile),
+    "parse_profile": (SLACK_TEXT, rollcall.parse_profile),
     "parse_estimate": (SLACK_TEXT, durations.parse_estimate),
     "check_text (thread replies)": (SLACK_TEXT, commands.check_text),
     "mentions": (SLACK_TEXT, commands.mentions),

@@ -97,4 +97,6 @@ def test_help_and_profile_work_where_no_series_is(make_bot):
     [help_] = bot.engine.handle(CommandCall(who, elsewhere, "meeting", "help"))
     assert help_.ok and "/agenda add" in help_.text
     [profile] = bot.engine.handle(CommandCall(who, elsewhere, "meeting", "profile Min RK / Simula"))
-    assert profile.ok and profile.text == "Your roll-call line is now: Min RK / Simula"
+    assert profile.ok and profile.text.splitlines() == [
+        "Your roll-call line is now: Min RK / Simula",
+        "- Name: Min RK", "- Institution: Simula", "- GitHub: none"]

@@ -474,6 +474,9 @@ def line_of(text: str, needle: str) -> int:
         (BASE + '[series.slack]\ndigest_channel = "C1"\n', "slack.channel", "[series.slack]", "required"),
         (BASE + '[series.discord]\nchannel = "general"\n', "discord.channel", "general", "Copy Channel ID"),
         (BASE + "slack = 5\n", "slack", "slack", "[series.slack]"),
+        (BASE + 'roll_call = "name / institution"\n', "roll_call", "roll_call", "a GitHub handle among them"),
+        (BASE + "roll_call = 3\n", "roll_call", "roll_call", "text in quotes"),
+        (BASE + 'rollcall = "name / GitHub handle"\n', "rollcall", "rollcall", "did you mean 'roll_call'"),
     ],
 )
 def test_config_errors_name_file_line_and_key(text: str, key: str, needle: str | int, says: str) -> None:
@@ -501,6 +504,13 @@ def test_config_errors_name_file_line_and_key(text: str, key: str, needle: str |
 def test_config_errors_find_the_line_in_any_layout(text: str, key: str, needle: str) -> None:
     error = config_error(text)
     assert (error.key, error.line) == (key, line_of(text, needle))
+
+
+def test_a_series_sets_its_roll_call_layout() -> None:
+    header = "Name (pronouns) / GitHub handle / affiliation / geographic location"
+    series = parse_config(BASE + f'roll_call = "{header}"\n').series[0]
+    assert series.layout.fields == ("name", "github", "institution", "extra")
+    assert parse_config(BASE).series[0].roll_call == "name / institution / GitHub handle"
 
 
 def test_config_errors_without_a_key() -> None:

@@ -64,6 +64,11 @@ def test_options_become_the_core_grammar():
     assert text_of("apologies", "", []) == ""
     assert text_of("meeting", "profile", [{"name": "name", "type": 3, "value": "Min RK"},
                                           {"name": "github", "type": 3, "value": "@minrk"}]) == "profile Min RK /  / @minrk"
+    # the handle field is marked as a handle, whatever order the series' roll call reads in
+    assert text_of("meeting", "profile", [{"name": "name", "type": 3, "value": "Min RK"},
+                                          {"name": "institution", "type": 3, "value": "Simula"},
+                                          {"name": "github", "type": 3, "value": "minrk"}]) == \
+        "profile Min RK / Simula / @minrk"
     call = translate.to_call(_interaction("meeting", "chair", [{"name": "user", "type": 6, "value": "7"}], members),
                              actor=ACTOR, place=PLACE)
     assert call.text == "chair <@7>" and dict(call.users) == {"7": "Rick Wagner"}  # nickname first

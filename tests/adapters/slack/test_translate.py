@@ -12,6 +12,7 @@ from adapters.slack.translate import (
 )
 from chatbot import commands
 from chatbot.events import Actor, CommandCall, Place, Reply, ReplyDeleted, ReplyEdited
+from chatbot.text.rollcall import parse_profile
 from tests.fakes.slack import (
     message_changed_event,
     message_deleted_event,
@@ -58,7 +59,7 @@ def test_command_mentions_fall_back_to_slack_names():
 def test_a_github_handle_slack_took_for_a_mention_stays_a_handle():
     call = command_to_event(slash_command_form("/meeting", "profile Min RK / Simula / <@UMIN|minrk>", "UMIN", CH))
     assert call.text == "profile Min RK / Simula / @minrk" and not call.users
-    assert commands.parse("meeting", call.text).args["profile"].github == "minrk"
+    assert parse_profile(commands.parse("meeting", call.text).args["profile"]).github == "minrk"
 
 
 def test_people_in_lists_the_author_then_the_mentioned():
