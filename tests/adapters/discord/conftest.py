@@ -96,9 +96,11 @@ class Bot:
         return answer.content
 
     async def settle(self) -> None:
-        """Wait until every event sent so far is applied: events are applied in order, so the
-        answer to one more command means everything before it is done."""
+        """Wait until every event sent so far is applied: the gateway keeps their order, so the
+        answer to one more command means everything before it has arrived; a reply in a thread
+        whose post is not recorded yet waits aside, and the stream is idle once it is applied."""
         await self.command(self.world.sarah, "agenda", "list")
+        await asyncio.wait_for(self.adapter.events.idle(), TIMEOUT)
 
     def count(self, model, *where) -> int:
         with session_scope(self.runtime.db) as session:
