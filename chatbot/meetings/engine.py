@@ -38,11 +38,9 @@ class MeetingEngine:
         platforms: Iterable[str] = (TERMINAL,),
         clock: Callable[[], datetime] = utcnow,
         archive_dir: Path | None = None,
-        notes_base_url: str = "",
     ) -> None:
         self.core = Core(db, config, frozenset(platforms), clock, archive_dir)
-        self.db, self.config, self.platforms, self.clock = db, config, self.core.platforms, clock
-        self.archive_dir, self.notes_base_url = archive_dir, notes_base_url
+        self.db, self.config = db, config  # what the scheduler and the command line read
         context.record_series(db, config)
 
     # -- events in ---------------------------------------------------------------------------------

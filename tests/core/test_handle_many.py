@@ -2,36 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import pytest
 from sqlmodel import select
 
+from chatbot.events import (
+    Actor,
+    CommandCall,
+    Delivered,
+    Place,
+    Reply,
+    ReplyDeleted,
+    ReplyEdited,
+)
 from chatbot.storage import outbox
-from chatbot.app import build_runtime
-from chatbot.events import Actor, CommandCall, Delivered, Place, Reply, ReplyDeleted, ReplyEdited
 from chatbot.storage.models import Attendance, Identity, Note, Update
-from chatbot.schedule.config import parse_config
-from chatbot.settings import load_settings
 from chatbot.storage.store import session_scope
-
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
-CONFIG = """
-[[series]]
-id = "hubs"
-name = "Hubs Team Meeting"
-schedule = "every 3rd tuesday"
-time = "17:00"
-
-[series.discord]
-channel = 100
-"""
-CHANNEL = Place("discord", "100")
+from tests.core.discord_series import CHANNEL, NOW, discord_runtime
 
 
 def _runtime(url: str, archive):
-    settings = load_settings(database_url=url, config_path=archive / "none.toml", archive_dir=archive)
-    runtime = build_runtime(settings, ["discord"], clock=lambda: NOW, config=parse_config(CONFIG))
+    runtime = discord_runtime(url, archive)
     engine = runtime.engine
     who = Actor("discord", "1", "Sarah Gibson")
     engine.handle(CommandCall(who, CHANNEL, "meeting", "remind"))

@@ -5,29 +5,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import datetime, timezone
 
 from sqlalchemy.exc import IntegrityError
 
-from chatbot.app import build_runtime
-from chatbot.events import Actor, Answer, CommandCall, Delivered, Place, Post, Reply, ReplyEdited
+from chatbot.events import (
+    Actor,
+    Answer,
+    CommandCall,
+    Delivered,
+    Place,
+    Post,
+    Reply,
+    ReplyEdited,
+)
 from chatbot.ingest import FAILED_COMMAND, FAILED_MESSAGE, Ingest
 from chatbot.ports import Batching, Incoming
-from chatbot.schedule.config import parse_config
-from chatbot.settings import load_settings
+from tests.core.discord_series import CHANNEL, discord_runtime
 
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
-CONFIG = """
-[[series]]
-id = "hubs"
-name = "Hubs Team Meeting"
-schedule = "every 3rd tuesday"
-time = "17:00"
-
-[series.discord]
-channel = 100
-"""
-CHANNEL = Place("discord", "100")
 SARAH, SIMON = Actor("discord", "1", "Sarah Gibson"), Actor("discord", "2", "Simon Li")
 
 
@@ -44,19 +38,13 @@ class HeldDelivery:
         return Delivered(f"T{len(self.posts)}")
 
 
-def _runtime(database_url, tmp_path):
-    settings = load_settings(database_url=database_url, config_path=tmp_path / "none.toml",
-                             archive_dir=tmp_path / "archive")
-    return build_runtime(settings, ["discord"], clock=lambda: NOW, config=parse_config(CONFIG))
-
-
 def _call(text: str, actor: Actor = SARAH) -> CommandCall:
     group, _, rest = text.partition(" ")
     return CommandCall(actor, CHANNEL, group, rest)
 
 
 async def test_a_thread_not_yet_recorded_holds_its_own_events_and_no_others(database_url, tmp_path):
-    runtime = _runtime(database_url, tmp_path)
+    runtime = discord_runtime(database_url, tmp_path)
     delivery = HeldDelivery()
     runtime.connect({"discord": delivery})
     core = runtime.port("discord")
@@ -84,7 +72,7 @@ async def test_a_thread_not_yet_recorded_holds_its_own_events_and_no_others(data
 
 
 async def test_an_event_delivered_twice_is_applied_once(database_url, tmp_path):
-    runtime = _runtime(database_url, tmp_path)
+    runtime = discord_runtime(database_url, tmp_path)
     events = runtime.port("discord").events()
     try:
         add = Incoming(_call("agenda add (~5min) JupyterHub 3.0"), key="trigger-1")
